@@ -1,0 +1,1 @@
+"""ROS-free, torch-free logic: gate, ring buffer, token budgets, FLOPs, parameters, safety, synchronisation."""

@@ -1,0 +1,299 @@
+"""The policy API without ROS: load a checkpoint once, then `predict(observation)` → an action chunk.
+
+Dense, ADP-selected (what the gate runs on a pruned chunk; also `static`), random and FastV chunks all go
+through `OftPolicy.predict`; which one runs is the caller's `PruneConfig` (the gate lives outside the model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from adp_ros.core.errors import InputError
+from adp_ros.core.normalization import normalize_proprio, unnormalize_actions
+from adp_ros.core.pruning import PruneConfig, keep_counts, validate_split
+from adp_ros.model.config import PolicyConfig
+from adp_ros.model.loader import (
+    CheckpointFiles,
+    load_heads,
+    load_image_normalization,
+    load_norm_stats,
+    load_vla,
+    offline_environment,
+)
+from adp_ros.model.openvla_oft import VlaArchitecture
+from adp_ros.model.preprocess import prepare_images
+from adp_ros.model.prompt import STOP_ID, PromptTokenizer, finalize_prompt_ids
+from adp_ros.model.selection import FastVPruner, adp_scores, random_per_camera, topk_per_camera
+from adp_ros.model.sequence import SequenceLayout, build_llm_inputs
+from adp_ros.model.timing import StageTimer
+
+STAGES = ("preprocess", "vision", "projector", "scoring", "llm", "head")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Camera frames (H×W×3 uint8 RGB, in the platform's camera order), raw proprio, and the task as an
+    instruction string or as prompt token ids (BOS first, as a tokenizer returns them)."""
+
+    images: Sequence[np.ndarray]
+    proprio: np.ndarray
+    instruction: str | None = None
+    prompt_ids: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    vision_dense: int
+    vision_kept: int
+    per_camera_kept: tuple[int, ...]
+    prompt: int
+    action: int
+    sequence: int
+    dense_sequence: int
+
+    @property
+    def keep_ratio(self) -> float:
+        return self.vision_kept / self.vision_dense
+
+
+@dataclass(frozen=True)
+class PolicyOutput:
+    actions: np.ndarray
+    """(chunk, action_dim) float64, de-normalised: what goes to the robot."""
+    normalized_actions: np.ndarray
+    timings_ms: dict[str, float]
+    tokens: TokenCounts
+    mode: str
+    pruned: bool
+    kept_indices: tuple[np.ndarray, ...]
+    """Per camera, the kept patch indices 0–255 ascending (all of them on a dense chunk)."""
+    scores: tuple[np.ndarray, ...] | None
+    """Per camera, every patch's relevance (ADP scores, or attention received for FastV); None if not scored."""
+    layout: SequenceLayout
+    stages: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+
+class OftPolicy:
+    """OpenVLA-OFT loaded from a released checkpoint directory (offline, read-only)."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        offline_environment()
+        self.config = config
+        self.platform = config.platform
+        self.device = config.resolve_device()
+        self.dtype = config.resolve_dtype(self.device)
+        files = CheckpointFiles.discover(config.checkpoint)
+        self.files = files
+        self.arch = VlaArchitecture.from_dir(files.directory)
+        # Cheap checks first, so a wrong key or preset fails before gigabytes are read.
+        self.norm_stats = load_norm_stats(files, config.unnorm_key, self.platform)
+        self.image_norm = load_image_normalization(files)
+        self.action_head, self.proprio_projector = load_heads(
+            files, self.arch.llm.hidden_size, self.platform, self.device, self.dtype
+        )
+        self.vla = load_vla(files, self.arch, self.device, self.dtype)
+        self.llm = self.vla.language_model
+        self._tokenizer: PromptTokenizer | None = None
+        self._prompt_cache: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._generator = torch.Generator(device=self.device)
+        self._generator.manual_seed(0)
+        self._causal = config.attention == "causal"
+
+    # ----------------------------------------------------------------------------------------------- inputs
+    @property
+    def patches_per_camera(self) -> int:
+        return self.arch.patches_per_image
+
+    def prompt_ids(self, observation: Observation) -> list[int]:
+        if observation.prompt_ids is not None:
+            ids = list(observation.prompt_ids)
+        elif observation.instruction is not None:
+            if self._tokenizer is None:
+                self._tokenizer = PromptTokenizer(self.files.directory)
+            ids = self._tokenizer.encode_instruction(observation.instruction)
+        else:
+            raise InputError("the observation needs an instruction or prompt token ids")
+        return finalize_prompt_ids(ids, self.arch.llm.vocab_size)
+
+    def _embed_prompt(self, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token embeddings of BOS + prompt and of the stop token, cached per prompt (instructions repeat)."""
+        key = tuple(ids)
+        if key not in self._prompt_cache:
+            embed = self.llm.model.embed_tokens
+            tokens = torch.tensor([*ids, STOP_ID], device=self.device)
+            with torch.inference_mode():
+                both = embed(tokens)[None]
+            self._prompt_cache[key] = (both[:, :-1], both[:, -1:])
+            while len(self._prompt_cache) > 16:
+                self._prompt_cache.popitem(last=False)
+        self._prompt_cache.move_to_end(key)
+        return self._prompt_cache[key]
+
+    def camera_counts(self, prune: PruneConfig) -> tuple[int, ...]:
+        split = prune.camera_split or self.platform.camera_split
+        validate_split(split, self.platform.num_images)
+        return keep_counts(prune.keep_ratio, self.platform.num_images, self.patches_per_camera, split)
+
+    def _check_observation(self, observation: Observation) -> None:
+        n = len(observation.images)
+        if n != self.platform.num_images:
+            raise InputError(
+                f"got {n} camera images, platform {self.platform.name!r} expects {self.platform.num_images} "
+                f"({', '.join(self.platform.camera_names)})"
+            )
+
+    # ---------------------------------------------------------------------------------------------- predict
+    def predict(
+        self, observation: Observation, prune: PruneConfig | None = None, *, dump: bool = False
+    ) -> PolicyOutput:
+        """One action chunk. `prune=None` (or mode `dense`, or ρ = 1) runs every visual token."""
+        self._check_observation(observation)
+        timer = StageTimer(self.device)
+        ids = self.prompt_ids(observation)
+        images, pixels_np = prepare_images(observation.images, self.image_norm, self.config.use_center_crop)
+        proprio_np = normalize_proprio(observation.proprio, self.norm_stats.proprio)
+        pixels = torch.from_numpy(pixels_np).to(self.device, self.dtype, non_blocking=True)
+        proprio_in = torch.from_numpy(proprio_np).float().to(self.device, self.dtype)
+        prompt_embeds, stop_embed = self._embed_prompt(ids)
+        timer.mark("preprocess")
+
+        mode = "dense" if prune is None else prune.mode
+        pruned = mode != "dense" and prune is not None and prune.keep_ratio < 1.0
+        stages: dict[str, Any] = {}
+        with torch.inference_mode():
+            patches = self.vla.vision_backbone(pixels)
+            timer.mark("vision")
+            vision = self.vla.projector(patches)
+            proprio_token = self.proprio_projector(proprio_in[None])
+            timer.mark("projector")
+
+            n_dense = vision.shape[1]
+            kept = scores = None
+            hook = fastv = None
+            if pruned:
+                assert prune is not None
+                counts = self.camera_counts(prune)
+                if mode in ("adp", "static"):
+                    scores = adp_scores(self.llm, torch.cat([prompt_embeds, stop_embed], dim=1), vision)
+                    kept = topk_per_camera(scores, counts, self.patches_per_camera)
+                elif mode == "random":
+                    kept = random_per_camera(counts, self.patches_per_camera, self._generator, self.device)
+                elif mode == "fastv":
+                    fastv = FastVPruner(prune.fastv_layer, 1, counts, self.patches_per_camera)
+                    hook = partial(fastv, llm=self.llm)
+                if kept is not None:
+                    vision = vision.index_select(1, kept)
+            timer.mark("scoring")
+
+            readout = prune.readout if prune is not None else "oft"
+            position_mode = prune.position_mode if prune is not None else "repacked"
+            embeds, positions, layout = build_llm_inputs(
+                prompt_embeds,
+                stop_embed,
+                vision,
+                proprio_token,
+                self.platform.num_action_tokens,
+                num_vision_dense=n_dense,
+                kept_index=kept,
+                position_mode=position_mode,
+                readout=readout,
+            )
+            self._check_length(layout)
+            collect: dict[str, torch.Tensor] | None = {} if dump else None
+            hidden = self.llm(embeds, positions, causal=self._causal, hook=hook, collect=collect)
+            if fastv is not None:
+                if fastv.layer >= self.arch.llm.num_hidden_layers:
+                    raise InputError(
+                        f"fastv_layer={fastv.layer} must be below the LLM depth {self.arch.llm.num_hidden_layers}"
+                    )
+                kept, scores = fastv.kept_index, fastv.scores
+                layout = dataclasses.replace(layout, num_vision=int(sum(fastv.counts)))
+            timer.mark("llm")
+
+            start, end = layout.readout_span
+            actions_hidden = hidden[:, start:end]
+            normalized = self.action_head(actions_hidden, self.platform.chunk_len)
+            normalized_np = normalized.reshape(self.platform.chunk_len, self.platform.action_dim).float().cpu().numpy()
+            timer.mark("head")
+            if dump:
+                stages = self._dump(images, pixels, proprio_np, ids, patches, vision, proprio_token, embeds, collect)
+                stages |= {
+                    "positions": positions,
+                    "last_hidden_states": hidden,
+                    "actions_hidden_states": actions_hidden,
+                }
+
+        actions = unnormalize_actions(normalized_np, self.norm_stats.action)
+        timings = timer.elapsed_ms()
+        timings["total"] = sum(timings.values())
+        kept_np = None if kept is None else kept.cpu().numpy()
+        per_camera = self._split_per_camera(kept_np)
+        score_split = None
+        if scores is not None:
+            s = scores.float().cpu().numpy()
+            score_split = tuple(s.reshape(self.platform.num_images, self.patches_per_camera))
+        tokens = TokenCounts(
+            vision_dense=n_dense,
+            vision_kept=layout.num_vision,
+            per_camera_kept=tuple(len(k) for k in per_camera),
+            prompt=layout.num_prompt,
+            action=layout.num_action,
+            sequence=layout.length,
+            dense_sequence=layout.dense_length,
+        )
+        if dump:
+            stages = {k: (v.float().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in stages.items()}
+            stages |= {"normalized_actions": normalized_np, "actions": actions}
+            if score_split is not None:
+                stages["scores"] = np.concatenate(score_split)
+        return PolicyOutput(
+            actions=actions,
+            normalized_actions=normalized_np,
+            timings_ms=timings,
+            tokens=tokens,
+            mode=mode,
+            pruned=pruned,
+            kept_indices=per_camera,
+            scores=score_split,
+            layout=layout,
+            stages=stages if dump else None,
+        )
+
+    def _split_per_camera(self, kept: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        n, p = self.platform.num_images, self.patches_per_camera
+        if kept is None:
+            return tuple(np.arange(p) for _ in range(n))
+        return tuple(kept[(kept >= c * p) & (kept < (c + 1) * p)] - c * p for c in range(n))
+
+    def _check_length(self, layout: SequenceLayout) -> None:
+        if layout.dense_length > self.arch.llm.max_position_embeddings:
+            raise InputError(
+                f"the sequence has {layout.dense_length} tokens, more than the LLM's "
+                f"{self.arch.llm.max_position_embeddings} positions; shorten the instruction"
+            )
+
+    def _dump(self, images, pixels, proprio_np, ids, patches, vision, proprio_token, embeds, collect) -> dict[str, Any]:
+        dino, siglip = self.vla.vision_backbone.tower_features(pixels)
+        out: dict[str, Any] = {
+            "center_cropped_224" if self.config.use_center_crop else "resized_224": np.stack(images),
+            "pixel_values": pixels,
+            "proprio_normalized": proprio_np,
+            "input_ids_prompt_final": np.asarray(ids),
+            "featurizer_patches": dino,
+            "fused_featurizer_patches": siglip,
+            "projected_patch_embeddings": self.vla.projector(patches),
+            "kept_projected_patch_embeddings": vision,
+            "proprio_token": proprio_token,
+            "multimodal_embeddings": embeds,
+        }
+        if collect:
+            out.update(collect)
+        return out

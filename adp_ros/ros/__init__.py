@@ -1,0 +1,1 @@
+"""Thin rclpy adapter: parameters, message conversions, diagnostics, the node. No model math here."""

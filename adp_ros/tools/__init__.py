@@ -1,0 +1,1 @@
+"""Command-line tools: predict, gate, bench, bag synth/play/record/eval, demo."""

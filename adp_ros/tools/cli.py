@@ -1,0 +1,65 @@
+"""`adp-ros`: one entry point, one module per subcommand (imported only when that subcommand runs)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from adp_ros.core.errors import AdpRosError
+
+# name -> (module, one-line help). Each module defines `add_arguments(parser)` and `run(args) -> int`, and keeps
+# torch/rclpy imports inside functions so that `adp-ros --help` stays instant.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("adp_ros.tools.demo", "run the node on the tiny model with generated camera/joint streams"),
+    "predict": ("adp_ros.tools.predict", "run the policy once on image files (no ROS) to check a checkpoint"),
+    "make-tiny-model": (
+        "adp_ros.tools.make_tiny_model",
+        "write a small random checkpoint in the released layout",
+    ),
+    "gate": ("adp_ros.tools.gate_cli", "run the action-aware gate alone over an end-effector trajectory"),
+    "bench": ("adp_ros.tools.bench", "time dense / ADP / static / random / FastV side by side"),
+    "bag": ("adp_ros.tools.bag_cli", "synthesise, play, record and evaluate rosbag2 files"),
+    "params": ("adp_ros.tools.gen_params", "print or regenerate the parameter YAML and README table"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adp-ros",
+        description="OpenVLA-OFT with Action-aware Dynamic Pruning: offline tools and the ROS 2 demo.",
+        epilog="Run `adp-ros COMMAND --help` for the options of one command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # test/tools/test_cli.py fails if a listed subcommand is missing
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except AdpRosError as exc:
+        print(f"adp-ros {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
