@@ -93,12 +93,13 @@ class OftPolicy:
         files = CheckpointFiles.discover(config.checkpoint)
         self.files = files
         self.arch = VlaArchitecture.from_dir(files.directory)
-        # Cheap checks first, so a wrong key or preset fails before gigabytes are read.
-        self.norm_stats = load_norm_stats(files, config.unnorm_key, self.platform)
-        self.image_norm = load_image_normalization(files)
+        # Cheaper checks first, so a wrong preset or key fails before gigabytes are read; the heads tell the
+        # true action and proprio dims, so they are checked before the statistics.
         self.action_head, self.proprio_projector = load_heads(
             files, self.arch.llm.hidden_size, self.platform, self.device, self.dtype
         )
+        self.norm_stats = load_norm_stats(files, config.unnorm_key, self.platform)
+        self.image_norm = load_image_normalization(files)
         self.vla = load_vla(files, self.arch, self.device, self.dtype)
         self.llm = self.vla.language_model
         self._tokenizer: PromptTokenizer | None = None
@@ -149,6 +150,16 @@ class OftPolicy:
                 f"got {n} camera images, platform {self.platform.name!r} expects {self.platform.num_images} "
                 f"({', '.join(self.platform.camera_names)})"
             )
+
+    def warmup(self, prunes: Sequence[PruneConfig | None] = (None,), prompt_ids: Sequence[int] | None = None) -> None:
+        """Run each configuration once on blank frames, so first-call costs (allocator growth, kernel selection,
+        CUDA graph capture) are paid when the node is configured, not on the robot's first chunk."""
+        frame = np.zeros((self.image_norm.image_size, self.image_norm.image_size, 3), np.uint8)
+        center = (self.norm_stats.proprio.low + self.norm_stats.proprio.high) / 2
+        ids = list(prompt_ids) if prompt_ids is not None else [1, *([29871] * 20)]
+        observation = Observation(images=[frame] * self.platform.num_images, proprio=center, prompt_ids=ids)
+        for prune in prunes:
+            self.predict(observation, prune)
 
     # ---------------------------------------------------------------------------------------------- predict
     def predict(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from adp_ros.core.errors import CheckpointError, InputError
 
@@ -75,14 +76,20 @@ def lanczos3_weights(out_size: int, in_size: int) -> np.ndarray:
     return weights
 
 
+@functools.lru_cache(maxsize=16)
+def _lanczos3_weights_torch(out_size: int, in_size: int) -> torch.Tensor:
+    return torch.from_numpy(lanczos3_weights(out_size, in_size).copy())
+
+
 def lanczos3_resize(image: np.ndarray, size: int = POLICY_IMAGE_SIZE) -> np.ndarray:
+    """Separable resampling as two float32 matrix products (torch: several times faster than numpy here)."""
     h, w, c = image.shape
-    rows = lanczos3_weights(size, h)
-    cols = lanczos3_weights(size, w)
-    x = image.astype(np.float32)
+    rows = _lanczos3_weights_torch(size, h)
+    cols = _lanczos3_weights_torch(size, w)
+    x = torch.from_numpy(np.ascontiguousarray(image)).float()
     x = (rows @ x.reshape(h, w * c)).reshape(size, w, c)
-    x = np.einsum("pw,owc->opc", cols, x, optimize=True)
-    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+    x = (cols @ x.transpose(0, 1).reshape(w, size * c)).reshape(size, size, c).transpose(0, 1)
+    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def resize_for_policy(image: np.ndarray, size: int = POLICY_IMAGE_SIZE) -> np.ndarray:
