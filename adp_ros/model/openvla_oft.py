@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from adp_ros.core.errors import CheckpointError
+from adp_ros.core.flops import ModelDims, TowerDims
+from adp_ros.core.platform import PlatformConfig
 from adp_ros.model.heads import FusedMLPProjector, L1RegressionActionHead, ProprioProjector
 from adp_ros.model.llm import LlamaForCausalLM, LlamaSpec
 from adp_ros.model.vision import FusedVisionBackbone, VitSpec, resolve_tower
@@ -88,3 +90,29 @@ class OpenVlaOft(nn.Module):
 
 def build_heads(llm_dim: int, action_dim: int, proprio_dim: int) -> tuple[L1RegressionActionHead, ProprioProjector]:
     return L1RegressionActionHead(llm_dim, action_dim), ProprioProjector(proprio_dim, llm_dim)
+
+
+def model_dims(arch: VlaArchitecture, platform: PlatformConfig) -> ModelDims:
+    """The numbers `core/flops.py` needs, from the architecture actually loaded."""
+    towers = tuple(
+        TowerDims(
+            width=t.embed_dim,
+            blocks_run=t.feature_block + 1,
+            mlp_hidden=t.mlp_hidden,
+            tokens=t.num_patches + t.num_prefix_tokens,
+            patch_size=t.patch_size,
+            num_patches=t.num_patches,
+        )
+        for t in (arch.featurizer, arch.fused_featurizer)
+    )
+    return ModelDims(
+        towers=towers,
+        llm_hidden=arch.llm.hidden_size,
+        llm_intermediate=arch.llm.intermediate_size,
+        llm_layers=arch.llm.num_hidden_layers,
+        llm_heads=arch.llm.num_attention_heads,
+        llm_kv_heads=arch.llm.num_key_value_heads,
+        action_dim=platform.action_dim,
+        chunk_len=platform.chunk_len,
+        proprio_dim=platform.proprio_dim,
+    )

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from adp_ros.core.errors import InputError
+from adp_ros.core.errors import ConfigError, InputError
+from adp_ros.core.flops import FlopsBreakdown, forward_flops
 from adp_ros.core.normalization import normalize_proprio, unnormalize_actions
 from adp_ros.core.pruning import PruneConfig, keep_counts, validate_split
+from adp_ros.model.accel import GraphCache
 from adp_ros.model.config import PolicyConfig
 from adp_ros.model.loader import (
     CheckpointFiles,
@@ -28,7 +30,7 @@ from adp_ros.model.loader import (
     load_vla,
     offline_environment,
 )
-from adp_ros.model.openvla_oft import VlaArchitecture
+from adp_ros.model.openvla_oft import VlaArchitecture, model_dims
 from adp_ros.model.preprocess import prepare_images
 from adp_ros.model.prompt import STOP_ID, PromptTokenizer, finalize_prompt_ids
 from adp_ros.model.selection import FastVPruner, adp_scores, random_per_camera, topk_per_camera
@@ -78,6 +80,7 @@ class PolicyOutput:
     scores: tuple[np.ndarray, ...] | None
     """Per camera, every patch's relevance (ADP scores, or attention received for FastV); None if not scored."""
     layout: SequenceLayout
+    flops: FlopsBreakdown
     stages: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
 
@@ -91,7 +94,7 @@ class OftPolicy:
         self.device = config.resolve_device()
         self.dtype = config.resolve_dtype(self.device)
         files = CheckpointFiles.discover(config.checkpoint)
-        self.files = files
+        self.files: CheckpointFiles | None = files
         self.arch = VlaArchitecture.from_dir(files.directory)
         # Cheaper checks first, so a wrong preset or key fails before gigabytes are read; the heads tell the
         # true action and proprio dims, so they are checked before the statistics.
@@ -101,12 +104,67 @@ class OftPolicy:
         self.norm_stats = load_norm_stats(files, config.unnorm_key, self.platform)
         self.image_norm = load_image_normalization(files)
         self.vla = load_vla(files, self.arch, self.device, self.dtype)
+        self._init_runtime()
+
+    @classmethod
+    def random_weights(
+        cls, config: PolicyConfig, arch: VlaArchitecture, *, seed: int = 0, stats_scale: float = 1.0
+    ) -> OftPolicy:
+        """Any architecture (e.g. the full 7B one) with random weights made directly on the device, no files.
+
+        For benchmarks: latency does not depend on the weight values. Statistics are synthetic (±stats_scale).
+        """
+        from adp_ros.core.normalization import Bounds
+        from adp_ros.model.loader import NormStats
+        from adp_ros.model.openvla_oft import OpenVlaOft, build_heads
+        from adp_ros.model.preprocess import ImageNormalization
+
+        self = cls.__new__(cls)
+        self.config = config
+        self.platform = config.platform
+        self.device = config.resolve_device()
+        self.dtype = config.resolve_dtype(self.device)
+        self.files = None
+        self.arch = arch
+        torch.manual_seed(seed)
+        with torch.device("meta"):
+            vla = OpenVlaOft(arch)
+            head, proprio = build_heads(arch.llm.hidden_size, self.platform.action_dim, self.platform.proprio_dim)
+        modules = []
+        for meta_module in (vla, head, proprio):
+            module = meta_module.to_empty(device=self.device).to(self.dtype)
+            with torch.no_grad():
+                for name, p in module.named_parameters():
+                    if p.ndim > 1:
+                        p.normal_(0, p.shape[-1] ** -0.5 if "embed" not in name else 1.0)
+                    else:
+                        p.fill_(1.0 if "norm" in name or "scale_factor" in name else 0.0)
+            modules.append(module.eval().requires_grad_(False))
+        self.vla, self.action_head, self.proprio_projector = modules
+
+        def bounds(dim: int) -> Bounds:
+            return Bounds(low=-stats_scale * np.ones(dim), high=stats_scale * np.ones(dim), mask=np.ones(dim, bool))
+
+        self.norm_stats = NormStats("random", bounds(self.platform.action_dim), bounds(self.platform.proprio_dim))
+        self.image_norm = ImageNormalization(
+            means=((0.484375, 0.455078125, 0.40625), (0.5, 0.5, 0.5)),
+            stds=((0.228515625, 0.2236328125, 0.224609375), (0.5, 0.5, 0.5)),
+        )
+        self._init_runtime()
+        return self
+
+    def _init_runtime(self) -> None:
+        config = self.config
         self.llm = self.vla.language_model
+        self.dims = model_dims(self.arch, self.platform)
         self._tokenizer: PromptTokenizer | None = None
         self._prompt_cache: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(0)
         self._causal = config.attention == "causal"
+        if config.acceleration == "cuda_graph" and self.device.type != "cuda":
+            raise ConfigError("acceleration='cuda_graph' needs a CUDA device; use 'auto' or 'eager'")
+        self.graphs = GraphCache(enabled=self.device.type == "cuda" and config.acceleration != "eager")
 
     # ----------------------------------------------------------------------------------------------- inputs
     @property
@@ -118,6 +176,8 @@ class OftPolicy:
             ids = list(observation.prompt_ids)
         elif observation.instruction is not None:
             if self._tokenizer is None:
+                if self.files is None:
+                    raise InputError("a policy with random weights has no tokenizer: pass prompt token ids")
                 self._tokenizer = PromptTokenizer(self.files.directory)
             ids = self._tokenizer.encode_instruction(observation.instruction)
         else:
@@ -180,7 +240,8 @@ class OftPolicy:
         pruned = mode != "dense" and prune is not None and prune.keep_ratio < 1.0
         stages: dict[str, Any] = {}
         with torch.inference_mode():
-            patches = self.vla.vision_backbone(pixels)
+            graphs = self.graphs if not dump else GraphCache(enabled=False)
+            patches, _ = graphs.run(("vision", tuple(pixels.shape)), self.vla.vision_backbone, (pixels,))
             timer.mark("vision")
             vision = self.vla.projector(patches)
             proprio_token = self.proprio_projector(proprio_in[None])
@@ -219,7 +280,13 @@ class OftPolicy:
             )
             self._check_length(layout)
             collect: dict[str, torch.Tensor] | None = {} if dump else None
-            hidden = self.llm(embeds, positions, causal=self._causal, hook=hook, collect=collect)
+            fastv_key = None if fastv is None else (fastv.layer, fastv.counts)
+            hidden, fastv = graphs.run(
+                ("llm", layout.length, self._causal, fastv_key),
+                partial(self.llm, causal=self._causal, hook=hook, collect=collect),
+                (embeds, positions),
+                extra=fastv,
+            )
             if fastv is not None:
                 if fastv.layer >= self.arch.llm.num_hidden_layers:
                     raise InputError(
@@ -260,6 +327,14 @@ class OftPolicy:
             sequence=layout.length,
             dense_sequence=layout.dense_length,
         )
+        flops = forward_flops(
+            self.dims,
+            self.platform.num_images,
+            layout.length,
+            dense_seq_len=layout.dense_length,
+            scored_queries=layout.num_prompt + 2 if mode in ("adp", "static") and pruned else 0,
+            dense_layers=fastv.layer if fastv is not None else 0,
+        )
         if dump:
             stages = {k: (v.float().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in stages.items()}
             stages |= {"normalized_actions": normalized_np, "actions": actions}
@@ -275,6 +350,7 @@ class OftPolicy:
             kept_indices=per_camera,
             scores=score_split,
             layout=layout,
+            flops=flops,
             stages=stages if dump else None,
         )
 

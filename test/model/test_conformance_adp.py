@@ -58,7 +58,9 @@ def test_pruned_forward_matches_reference(request, platform: str, case: str, rat
         assert list(out.tokens.per_camera_kept) == meta["per_camera_keep"]
         for cam, kept in enumerate(out.kept_indices):
             np.testing.assert_array_equal(kept, data[f"{prefix}/kept_cam{cam}_patch_idx"])
-        np.testing.assert_allclose(stages["multimodal_embeddings"][0], data[f"{prefix}/pruned_inputs_embeds"], atol=1e-5)
+        np.testing.assert_allclose(
+            stages["multimodal_embeddings"][0], data[f"{prefix}/pruned_inputs_embeds"], atol=1e-5
+        )
     else:
         assert out.scores is None and not out.pruned
 

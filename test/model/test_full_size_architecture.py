@@ -43,3 +43,14 @@ def test_released_component_sizes():
     assert count(head) == 151_117_831
     assert tuple(head.model.fc1.weight.shape) == (4096, 28672)
     assert tuple(proprio.fc1.weight.shape) == (4096, 8)
+
+
+def test_released_architecture_gives_the_same_dims():
+    """FLOPs of the released model, from the dims the loader derives: the paper's 7.91 TFLOPs within 1 %."""
+    from adp_ros.core.flops import forward_flops
+    from adp_ros.core.platform import LIBERO
+    from adp_ros.model.openvla_oft import model_dims
+
+    config = json.loads((RELEASED / "config.json").read_text())
+    dims = model_dims(VlaArchitecture.from_config(config), LIBERO)
+    assert abs(forward_flops(dims, 2, 599).llm / 7.91e12 - 1) < 0.01

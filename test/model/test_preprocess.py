@@ -65,8 +65,12 @@ def test_pixel_values_are_bit_exact():
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((224, 224), np.uint8), np.zeros((224, 224, 4), np.uint8), np.zeros((224, 224, 3), np.float32),
-     np.zeros((1, 5, 3), np.uint8)],
+    [
+        np.zeros((224, 224), np.uint8),
+        np.zeros((224, 224, 4), np.uint8),
+        np.zeros((224, 224, 3), np.float32),
+        np.zeros((1, 5, 3), np.uint8),
+    ],
 )
 def test_bad_images_are_rejected_with_a_clear_error(bad):
     with pytest.raises(InputError, match="camera image 0"):

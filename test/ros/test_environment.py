@@ -19,9 +19,7 @@ def test_two_nodes_exchange_image_and_joint_state(ros_context):
     talker = Node("env_talker", context=ros_context)
     listener = Node("env_listener", context=ros_context)
     got: dict[str, object] = {}
-    listener.create_subscription(
-        Image, "camera", lambda m: got.setdefault("image", m), qos_profile_sensor_data
-    )
+    listener.create_subscription(Image, "camera", lambda m: got.setdefault("image", m), qos_profile_sensor_data)
     listener.create_subscription(JointState, "joints", lambda m: got.setdefault("joints", m), 10)
     image_pub = talker.create_publisher(Image, "camera", qos_profile_sensor_data)
     joint_pub = talker.create_publisher(JointState, "joints", 10)

@@ -1,0 +1,82 @@
+"""Argument helpers shared by the `adp-ros` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from adp_ros.core.errors import InputError
+
+
+def float_list(text: str) -> list[float]:
+    """'0.1,0.2, 0.3' → [0.1, 0.2, 0.3] (argparse type)."""
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def read_rgb(path: str):
+    """An image file as H×W×3 uint8 RGB."""
+    import cv2
+
+    if not Path(path).is_file():
+        raise InputError(f"image file {path} does not exist")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path} is not an image OpenCV can read (PNG, JPEG, ...)")
+    return image[..., ::-1].copy()
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser, *, default_mode: str = "dense") -> None:
+    from adp_ros.core.pruning import POSITION_MODES, PRUNE_MODES, READOUTS
+
+    g = parser.add_argument_group("pruning")
+    g.add_argument(
+        "--mode",
+        choices=PRUNE_MODES,
+        default=default_mode,
+        help="dense: every visual token; adp: ADP selection on chunks the gate prunes; static: ADP selection on "
+        "every chunk; random: random tokens at the same budget; fastv: FastV after --fastv-layer LLM layers",
+    )
+    g.add_argument("--keep-ratio", type=float, default=0.5, help="ρ, fraction of visual tokens kept (default 0.5)")
+    g.add_argument(
+        "--camera-split",
+        type=float_list,
+        default=None,
+        help="keep budget per camera, e.g. 0.4,0.6 (default: the preset's, [0.4, 0.6] / [0.4, 0.3, 0.3])",
+    )
+    g.add_argument(
+        "--position-mode",
+        choices=POSITION_MODES,
+        default="repacked",
+        help="repacked: positions 0..L'-1 as the reference; original: kept tokens keep their positions",
+    )
+    g.add_argument(
+        "--readout",
+        choices=READOUTS,
+        default="oft",
+        help="oft: read from the 29871 token as the checkpoints were trained (default); reference: ADP "
+        "code's one-later slice, to reproduce its published numbers",
+    )
+    g.add_argument("--fastv-layer", type=int, default=2, help="FastV: LLM layers run dense before pruning")
+
+
+def prune_config_from_args(args: argparse.Namespace):
+    from adp_ros.core.pruning import PruneConfig
+
+    return PruneConfig(
+        mode=args.mode,
+        keep_ratio=args.keep_ratio,
+        camera_split=tuple(args.camera_split) if args.camera_split else None,
+        position_mode=args.position_mode,
+        readout=args.readout,
+        fastv_layer=args.fastv_layer,
+    )
