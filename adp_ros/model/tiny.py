@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from adp_ros.core.errors import ConfigError
 from adp_ros.core.platform import PlatformConfig
-from adp_ros.model.openvla_oft import OpenVlaOft, VlaArchitecture, build_heads
-from adp_ros.model.vision import ARCH_FILE
+
+if TYPE_CHECKING:
+    import torch
+
+ARCH_FILE = "tiny_timm_models.json"  # defined here, not in vision.py: `adp-ros --help` must not import torch
 
 TOKENIZER_CORPUS = (
     "put both the alphabet soup and the tomato sauce in the basket",
@@ -134,6 +137,8 @@ def _config(spec: TinySpec) -> dict:
 
 def _randomize(module: torch.nn.Module, generator: torch.Generator) -> None:
     """The fixture's recipe: norms 1+0.1·N, biases 0.1·N, LayerScale U(0.5, 1.5), tokens 0.5·N, W ~ N/√fan_in."""
+    import torch
+
     for name, p in module.named_parameters():
         leaf = name.rsplit(".", 1)[-1]
         shape = p.shape
@@ -257,7 +262,10 @@ def build_tokenizer(out_dir: Path, vocab_size: int = 600) -> None:
 
 def make_tiny_checkpoint(out_dir: Path, platform: PlatformConfig, spec: TinySpec | None = None) -> Path:
     """Write a complete tiny checkpoint directory for `platform` (libero: 7-D actions, 8-D proprio; aloha: 14/14)."""
+    import torch
     from safetensors.torch import save_file
+
+    from adp_ros.model.openvla_oft import OpenVlaOft, VlaArchitecture, build_heads
 
     spec = spec or TinySpec()
     out_dir = Path(out_dir)

@@ -18,9 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adp_ros.core.errors import CheckpointError
-
-ARCH_FILE = "tiny_timm_models.json"
-"""Per-checkpoint description of vision tower ids that are not in `RELEASED_TOWERS`."""
+from adp_ros.model.tiny import ARCH_FILE  # per-checkpoint description of tower ids not in RELEASED_TOWERS
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,49 @@
+"""The layers import one way: core → model → ros → tools (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "adp_ros"
+FORBIDDEN = {
+    "core": ("torch", "rclpy", "adp_ros.model", "adp_ros.ros", "adp_ros.tools", "transformers", "cv2"),
+    "model": ("rclpy", "adp_ros.ros", "adp_ros.tools", "sensor_msgs", "std_msgs"),
+    "ros": ("adp_ros.tools",),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_upward_imports(layer: str):
+    bad = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for name in _imports(path):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer]):
+                bad.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_importing_core_loads_neither_torch_nor_rclpy():
+    code = (
+        "import sys, importlib, pkgutil, adp_ros.core as c\n"
+        "[importlib.import_module(f'adp_ros.core.{m.name}') for m in pkgutil.iter_modules(c.__path__)]\n"
+        "print(sorted(m for m in ('torch', 'rclpy', 'cv2') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    ).stdout
+    assert out.strip() == "[]"
