@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "play": ("adp_ros.tools.bags.play", "publish a bag's topics with their original timing"),
     "record": ("adp_ros.tools.bags.record", "record topics into a bag"),
     "info": ("adp_ros.tools.bag_cli:InfoCommand", "print a bag's topics, types, counts, rates and duration"),
-    # "eval": ("adp_ros.tools.bags.eval", "..."),  # offline evaluation: to be added
+    "eval": ("adp_ros.tools.bags.evaluate", "run dense and pruning modes on a bag offline: CSV, JSON, PNG"),
 }
 
 

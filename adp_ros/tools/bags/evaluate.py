@@ -1,0 +1,568 @@
+"""Evaluate pruning offline on a recorded bag: dense and pruning modes side by side, chunk by chunk.
+
+Pick `gate.window` and the keep ratio for your arm before touching it. The bag's camera and joint-state streams
+are synchronised exactly as the node does it (approximate time, same queue and slop), observations are built
+with the node's conversions from the same parameter file, and the gate is fed the recorded motion by header
+stamp. Chunks are requested every `execute_steps / control_hz` seconds of bag time (what the robot would do),
+not as fast as inference allows, so the run is deterministic and faster than real time.
+
+Every chunk runs dense (the reference) and each requested mode on the same observation. Writes into OUT:
+  steps.csv        one row per chunk and mode: gate state, displacement, keep ratio, tokens, TFLOPs, latency
+                   per stage, action deviation from dense (normalised and in robot units)
+  summary.json     per mode: medians/p90 per stage, pruned fraction, FLOPs and speed-up against dense,
+                   deviation statistics; the bag's read statistics (skipped types, out-of-order stamps)
+  eval.png         end-effector speed with the gate's decisions, keep ratio, latency and deviation over time
+  trajectory.json  the end-effector trajectory sampled at the control rate, for `adp-ros gate --trajectory`
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adp_ros.core.errors import InputError
+from adp_ros.tools.common import float_list
+
+STAGES = ("preprocess", "vision", "projector", "scoring", "llm", "head", "total")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap)")
+    parser.add_argument("--model", type=Path, required=True, help="checkpoint directory")
+    parser.add_argument(
+        "--params-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="the node's parameter file(s) (e.g. config/libero.yaml): topics, proprio, gate, pruning",
+    )
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="override one node parameter, e.g. -p gate.window:=5 (YAML value syntax)",
+    )
+    parser.add_argument(
+        "--modes",
+        default=None,
+        help="comma-separated modes to compare with dense (default: the parameters' pruning.mode)",
+    )
+    parser.add_argument(
+        "--keep-ratios", type=float_list, default=None, help="keep ratios to sweep (default: pruning.keep_ratio)"
+    )
+    parser.add_argument(
+        "--instruction", default=None, help="task (default: the bag's instruction topic or task.instruction)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: BAG_eval next to the bag)")
+    parser.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks")
+    parser.add_argument("--device", default=None, help="override model.device")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+
+
+# ------------------------------------------------------------------------------------------- configuration
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """Flat `name → value` from a ROS 2 params file (any node key, e.g. `/**` or `adp_policy_node`)."""
+    import yaml
+
+    from adp_ros.core.params import flatten
+
+    try:
+        tree = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise InputError(f"parameter file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"parameter file {path} is not valid YAML: {exc}") from None
+    values: dict[str, Any] = {}
+    for node in tree.values() if isinstance(tree, dict) else ():
+        if isinstance(node, dict) and isinstance(node.get("ros__parameters"), dict):
+            values.update(flatten(node["ros__parameters"]))
+    if not values:
+        raise InputError(f"{path} has no `<node>: ros__parameters:` section")
+    return values
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for item in items:
+        name, sep, text = item.partition(":=")
+        if not sep or not name:
+            raise InputError(f"-p {item!r}: write NAME:=VALUE, e.g. -p gate.window:=5")
+        out[name.strip()] = yaml.safe_load(text)
+    return out
+
+
+def _absolute(topic: str) -> str:
+    """Node topics are relative (namespace /): the bag stores absolute names."""
+    return topic if topic.startswith("/") else "/" + topic
+
+
+# ------------------------------------------------------------------------------------------------ records
+
+
+@dataclass
+class ChunkRow:
+    chunk: int
+    time_sec: float
+    observation_stamp_ns: int
+    gate_state: str
+    displacement: float
+    mode: str
+    keep_ratio: float
+    pruned: bool
+    vision_tokens: int
+    sequence: int
+    tflops: float
+    timings_ms: dict[str, float]
+    deviation_normalized: float
+    deviation_actions: float
+
+    def as_csv(self) -> dict[str, Any]:
+        row = {k: v for k, v in self.__dict__.items() if k != "timings_ms"}
+        row.update({f"{s}_ms": round(self.timings_ms.get(s, 0.0), 4) for s in STAGES})
+        return row
+
+
+@dataclass
+class EvalResult:
+    rows: list[ChunkRow] = field(default_factory=list)
+    gate: list[tuple[float, str, float]] = field(default_factory=list)
+    """(time, state, displacement) per chunk."""
+    eef: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- the loop
+
+
+def evaluate(
+    bag: Path,
+    model: Path,
+    values: Mapping[str, Any],
+    *,
+    modes: Sequence[str] | None = None,
+    keep_ratios: Sequence[float] | None = None,
+    instruction: str | None = None,
+    max_chunks: int | None = None,
+    progress: bool = True,
+) -> tuple[EvalResult, dict[str, Any]]:
+    """Run the evaluation; returns the per-chunk records and the resolved settings used."""
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from adp_ros.core.gate import ActionAwareGate
+    from adp_ros.core.motion import DisplacementMetric
+    from adp_ros.core.params import resolve
+    from adp_ros.core.pruning import PRUNE_MODES
+    from adp_ros.core.sync import ApproximateTimeSynchronizer, SyncConfig, seconds_to_ns
+    from adp_ros.model.config import PolicyConfig
+    from adp_ros.model.policy import OftPolicy
+    from adp_ros.ros.messages import JointSelector, image_to_rgb8, pose_position, pose_to_xyz_axis_angle
+    from adp_ros.tools.bags.io import BagReader, header_stamp_ns
+
+    resolved = resolve({**values, "model.checkpoint": str(model)})
+    node = resolved.node
+    platform = node.model.platform
+    motion = node.motion
+    if motion.source == "predicted_delta":
+        raise InputError(
+            "offline evaluation replays recorded motion: set gate.motion_source to eef_pose or joint_states "
+            "(-p gate.motion_source:=eef_pose)"
+        )
+    base = resolved.prune
+    mode_names = list(modes) if modes else [base.mode]
+    for m in mode_names:
+        if m not in PRUNE_MODES or m == "dense":
+            raise InputError(
+                f"--modes: {m!r} is not a pruning mode to compare (choose from adp, static, random, fastv)"
+            )
+    ratios = list(keep_ratios) if keep_ratios else [base.keep_ratio]
+    configs = [dataclasses.replace(base, mode=m, keep_ratio=r) for m in mode_names for r in ratios]
+
+    cameras = [_absolute(t) for t in node.topics.cameras]
+    joints_topic = _absolute(node.topics.joint_states)
+    pose_topic = _absolute(node.topics.eef_pose) if node.topics.eef_pose else ""
+    instruction_topic = _absolute(node.topics.instruction) if node.topics.instruction else ""
+    need_pose = node.proprio.uses_eef_pose or motion.source == "eef_pose"
+    wanted = [*cameras, joints_topic] + ([pose_topic] if need_pose else [])
+
+    policy = OftPolicy(
+        PolicyConfig(
+            model,
+            platform,
+            unnorm_key=node.model.unnorm_key,
+            device=node.model.device,
+            dtype=node.model.dtype,
+            center_crop=node.model.center_crop,
+            acceleration=node.model.acceleration,
+        )
+    )
+    select = JointSelector(node.proprio.joint_names)
+    if motion.source == "joint_states":
+        metric = DisplacementMetric(group_sizes=motion.joint_groups, combine=motion.arm_combine, unit="rad")
+        motion_select = JointSelector(motion.joint_names, "gate.joint_names")
+    else:
+        metric, motion_select = DisplacementMetric(), None
+    gate = ActionAwareGate(resolved.gate, metric=metric, buffer_capacity=motion.buffer_capacity)
+    period_ns = round(node.control.execute_steps * 1e9 / node.control.control_hz)
+    policy.warmup([None, *configs])  # first-call costs stay out of the timings
+
+    result = EvalResult()
+    sync = ApproximateTimeSynchronizer(
+        SyncConfig(len(cameras) + 1, node.sync.queue_size, seconds_to_ns(node.sync.slop_sec))
+    )
+    latest_set: tuple[Any, ...] | None = None
+    poses: list[tuple[int, Any]] = []
+    task = instruction or node.instruction
+    with BagReader(bag) as reader:
+        available = set(reader.topics)
+        missing = [t for t in wanted if t not in available]
+        if missing:
+            raise InputError(
+                f"{bag} lacks {missing} (from the parameters: topics.*); it has {sorted(available)}. "
+                "Fix the topics in the parameter file or pass -p topics.cameras:=[...]"
+            )
+        if not task and instruction_topic in available:
+            # The instruction is usually published once near the start, possibly after the first frames.
+            task = next((m.data for _, _, m in reader.messages([instruction_topic])), "")
+        topics = wanted
+        start = reader.start_ns
+        total = max(1, (reader.end_ns - start) // period_ns)
+        if max_chunks is not None:
+            total = min(total, max_chunks)
+        bar = tqdm(total=total, desc="bag eval", unit="chunk", file=sys.stderr, disable=not progress, leave=False)
+        next_request: int | None = None
+        chunk = 0
+        index = {t: i for i, t in enumerate(cameras)} | {joints_topic: len(cameras)}
+        for topic, log_ns, msg in reader.messages(topics):
+            stamp = header_stamp_ns(msg) or log_ns
+            if topic == pose_topic:
+                poses.append((stamp, msg))
+                if motion.source == "eef_pose":
+                    _observe(gate, stamp, pose_position(msg), result)
+                if topic not in index:
+                    continue
+            if topic == joints_topic and motion_select is not None:
+                _observe(gate, stamp, motion_select(msg), result)
+            if topic in index:
+                emitted = sync.add(index[topic], msg, stamp)
+                if emitted is not None:
+                    latest_set = emitted
+                    if next_request is None:
+                        next_request = max(stamp, log_ns)
+            while next_request is not None and log_ns >= next_request and latest_set is not None:
+                if max_chunks is not None and chunk >= max_chunks:
+                    break
+                if not task:
+                    raise InputError(
+                        "no instruction: the bag has none on topics.instruction; pass --instruction or "
+                        "-p task.instruction:=..."
+                    )
+                observation, obs_stamp = _observation(
+                    latest_set,
+                    cameras,
+                    select,
+                    node.proprio.uses_eef_pose,
+                    poses,
+                    task,
+                    image_to_rgb8,
+                    pose_to_xyz_axis_angle,
+                )
+                decision = gate.decide(obs_stamp)
+                result.gate.append(((next_request - start) / 1e9, decision.state, decision.displacement or 0.0))
+                dense = policy.predict(observation)
+                _record(result, chunk, (next_request - start) / 1e9, obs_stamp, decision, "dense", 1.0, dense, dense)
+                for config in configs:
+                    use = config if (config.mode != "adp" or decision.is_pruned) else None
+                    out = policy.predict(observation, use)
+                    _record(
+                        result,
+                        chunk,
+                        (next_request - start) / 1e9,
+                        obs_stamp,
+                        decision,
+                        config.mode,
+                        config.keep_ratio,
+                        out,
+                        dense,
+                    )
+                chunk += 1
+                bar.update()
+                next_request += period_ns
+            if max_chunks is not None and chunk >= max_chunks:
+                break
+        bar.close()
+        stats = reader.last_stats
+        result.skipped = {
+            "unknown_types": sum(stats.skipped_unknown_types.values()) if stats else 0,
+            "undecodable": stats.undecodable if stats else 0,
+            "out_of_order_stamps": sum(stats.out_of_order_stamps.values()) if stats else 0,
+        }
+    sync_stats = sync.stats()
+    # Joint states usually arrive faster than images: most of them are never paired, by design.
+    result.skipped["sync_unpaired"] = sync_stats.total_dropped
+    if chunk == 0:
+        raise InputError(
+            f"{bag}: no synchronised observation of {[*cameras, joints_topic]} within slop "
+            f"{node.sync.slop_sec} s; check the topics' stamps (`adp-ros bag info --check`)"
+        )
+    settings = {
+        "platform": platform.name,
+        "cameras": cameras,
+        "joint_states": joints_topic,
+        "eef_pose": pose_topic,
+        "instruction": task,
+        "period_sec": period_ns / 1e9,
+        "gate": resolved.gate.as_dict(),
+        "gate_preset": motion.gate_preset,
+        "motion_source": motion.source,
+        "modes": [dataclasses.asdict(c) for c in configs],
+        "chunk_len": platform.chunk_len,
+        "control_hz": node.control.control_hz,
+        "device": str(policy.device),
+        "dtype": str(policy.dtype).removeprefix("torch."),
+    }
+    return result, settings
+
+
+def _observe(gate: Any, stamp: int, position: np.ndarray, result: EvalResult) -> None:
+    try:
+        gate.observe(stamp, position)
+    except InputError:
+        result.skipped["motion_out_of_order"] = result.skipped.get("motion_out_of_order", 0) + 1
+        return
+    result.eef.append((stamp, np.asarray(position, dtype=np.float64)))
+
+
+def _observation(synced, cameras, select, uses_pose, poses, task, to_rgb, to_pose):
+    from adp_ros.model.policy import Observation
+    from adp_ros.tools.bags.io import header_stamp_ns
+
+    images = [to_rgb(m, t) for m, t in zip(synced[: len(cameras)], cameras, strict=True)]
+    joint_msg = synced[len(cameras)]
+    stamps = [header_stamp_ns(m) or 0 for m in synced]
+    obs_stamp = max(stamps[: len(cameras)])
+    proprio = select(joint_msg)
+    if uses_pose:
+        before = [m for s, m in poses if s <= obs_stamp]
+        if not before:
+            raise InputError("no end-effector pose at or before the first observation; the bag starts too late")
+        proprio = np.concatenate([to_pose(before[-1]), proprio])
+        del poses[: max(0, len(poses) - 64)]
+    return Observation(images=images, proprio=proprio, instruction=task), obs_stamp
+
+
+def _record(result, chunk, time_sec, obs_stamp, decision, mode, ratio, out, dense) -> None:
+    result.rows.append(
+        ChunkRow(
+            chunk=chunk,
+            time_sec=round(time_sec, 6),
+            observation_stamp_ns=obs_stamp,
+            gate_state=decision.state,
+            displacement=float(decision.displacement or 0.0),
+            mode=mode,
+            keep_ratio=ratio,
+            pruned=bool(out.pruned),
+            vision_tokens=out.tokens.vision_kept,
+            sequence=out.tokens.sequence,
+            tflops=out.flops.total / 1e12,
+            timings_ms=dict(out.timings_ms),
+            deviation_normalized=float(np.abs(out.normalized_actions - dense.normalized_actions).max()),
+            deviation_actions=float(np.abs(out.actions - dense.actions).max()),
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+
+
+def summarize(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any]:
+    groups: dict[tuple[str, float], list[ChunkRow]] = {}
+    for row in result.rows:
+        groups.setdefault((row.mode, row.keep_ratio), []).append(row)
+    dense = groups.get(("dense", 1.0), [])
+    dense_total = statistics.median(r.timings_ms["total"] for r in dense) if dense else math.nan
+    dense_llm = statistics.median(r.timings_ms["llm"] for r in dense) if dense else math.nan
+    dense_tflops = float(np.mean([r.tflops for r in dense])) if dense else math.nan
+    modes = []
+    for (mode, ratio), rows in groups.items():
+        total = [r.timings_ms["total"] for r in rows]
+        llm = [r.timings_ms["llm"] for r in rows]
+        tflops = float(np.mean([r.tflops for r in rows]))
+        modes.append(
+            {
+                "mode": mode,
+                "keep_ratio": ratio,
+                "chunks": len(rows),
+                "pruned_fraction": float(np.mean([r.pruned for r in rows])),
+                "mean_keep_ratio": float(np.mean([r.vision_tokens for r in rows])) / max(1, dense[0].vision_tokens)
+                if dense
+                else math.nan,
+                "mean_tflops": tflops,
+                "flops_ratio_vs_dense": dense_tflops / tflops,
+                "median_ms": {s: statistics.median(r.timings_ms.get(s, 0.0) for r in rows) for s in STAGES},
+                "p90_ms": {s: _p90([r.timings_ms.get(s, 0.0) for r in rows]) for s in STAGES},
+                "speedup_total_vs_dense": dense_total / statistics.median(total),
+                "speedup_llm_vs_dense": dense_llm / statistics.median(llm),
+                "deviation_normalized": {
+                    "mean": float(np.mean([r.deviation_normalized for r in rows])),
+                    "max": float(np.max([r.deviation_normalized for r in rows])),
+                },
+                "deviation_actions_max": float(np.max([r.deviation_actions for r in rows])),
+            }
+        )
+    states = [s for _, s, _ in result.gate]
+    return {
+        "settings": dict(settings),
+        "chunks": len(result.gate),
+        "gate": {
+            "pruned_fraction": states.count("pruned") / max(1, len(states)),
+            "modes": "".join("P" if s == "pruned" else "D" for s in states),
+        },
+        "bag_read": result.skipped,
+        "modes": modes,
+    }
+
+
+def _p90(values: list[float]) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
+
+
+def write_csv(path: Path, rows: Sequence[ChunkRow]) -> None:
+    records = [r.as_csv() for r in rows]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+
+
+def trajectory_for_gate(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """End-effector xyz at every control step from the first chunk on, in `adp-ros gate --trajectory` format."""
+    if settings["motion_source"] != "eef_pose" or len(result.eef) < 2 or not result.gate:
+        return None
+    stamps = np.array([s for s, _ in result.eef], dtype=np.float64)
+    xyz = np.stack([p for _, p in result.eef])
+    first = next(r.observation_stamp_ns for r in result.rows)
+    dt = 1e9 / settings["control_hz"]
+    steps = settings["chunk_len"]
+    n = int((stamps[-1] - first) // (dt * steps))
+    if n < 1:
+        return None
+    t = first + np.arange(n * steps + 1) * dt
+    positions = np.stack([np.interp(t, stamps, xyz[:, k]) for k in range(3)], axis=1)
+    return {"chunk_len": steps, "eef_positions": positions.round(6).tolist(), "source": "adp-ros bag eval"}
+
+
+def plot(path: Path, result: EvalResult, summary: Mapping[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = np.array([t for t, _, _ in result.gate])
+    pruned = np.array([s == "pruned" for _, s, _ in result.gate])
+    disp = np.array([d for _, _, d in result.gate])
+    fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True)
+    ax = axes[0]
+    period = summary["settings"]["period_sec"]
+    scale = 1000 if summary["settings"]["motion_source"] == "eef_pose" else 1
+    # Decision k (shaded from t_k) comes from the motion of the chunk that ran over [t_k − period, t_k].
+    ax.step(times - period, disp * scale, "k", where="post", lw=1.2, label="motion of the chunk")
+    for t, p in zip(times, pruned, strict=True):
+        ax.axvspan(t, t + period, color="tab:orange" if p else "tab:blue", alpha=0.15, lw=0)
+    unit = "mm" if summary["settings"]["motion_source"] == "eef_pose" else "rad"
+    ax.set_ylabel(f"displacement per chunk ({unit})")
+    ax.set_title("gate: orange = pruned, blue = dense (decided from the previous chunks' motion)")
+    groups: dict[str, list[ChunkRow]] = {}
+    for row in result.rows:
+        groups.setdefault(f"{row.mode} ρ={row.keep_ratio:g}" if row.mode != "dense" else "dense", []).append(row)
+    for label, rows in groups.items():
+        t = [r.time_sec for r in rows]
+        axes[1].step(t, [r.vision_tokens for r in rows], where="post", label=label)
+        axes[2].plot(t, [r.timings_ms["total"] for r in rows], ".-", label=label)
+        axes[3].plot(t, [r.deviation_normalized for r in rows], ".-", label=label)
+    axes[1].set_ylabel("visual tokens kept")
+    axes[2].set_ylabel("latency per chunk (ms)")
+    axes[3].set_ylabel("max |Δ action| vs dense\n(normalised)")
+    axes[3].set_xlabel("bag time (s)")
+    for ax in axes[1:]:
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adp_ros.core.params import preset_values
+
+    values: dict[str, Any] = {}
+    for path in args.params_file:
+        values.update(read_params_file(path))
+    values.update(parse_overrides(args.param))
+    if not args.params_file and "model.platform" not in values:
+        values = {**preset_values("libero"), **values}
+        print("bag eval: no --params-file: using the libero preset (config/libero.yaml)", file=sys.stderr)
+    if args.device:
+        values["model.device"] = args.device
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else None
+    result, settings = evaluate(
+        args.bag,
+        args.model,
+        values,
+        modes=modes,
+        keep_ratios=args.keep_ratios,
+        instruction=args.instruction,
+        max_chunks=args.max_chunks,
+    )
+    out = args.out or args.bag.with_name(args.bag.name + "_eval")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(result, settings)
+    write_csv(out / "steps.csv", result.rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    trajectory = trajectory_for_gate(result, settings)
+    if trajectory is not None:
+        (out / "trajectory.json").write_text(json.dumps(trajectory))
+    if not args.no_plot:
+        plot(out / "eval.png", result, summary)
+    _print(summary, out, trajectory is not None)
+    return 0
+
+
+def _print(summary: Mapping[str, Any], out: Path, has_trajectory: bool) -> None:
+    print(
+        f"{summary['chunks']} chunks; gate pruned {summary['gate']['pruned_fraction']:.0%}: {summary['gate']['modes']}"
+    )
+    print(
+        f"{'mode':<8}{'ρ':>5}{'pruned':>8}{'TFLOP':>9}{'total ms':>10}{'llm ms':>9}{'speed-up':>10}"
+        f"{'Δ mean':>9}{'Δ max':>8}"
+    )
+    for m in summary["modes"]:
+        print(
+            f"{m['mode']:<8}{m['keep_ratio']:>5.2f}{m['pruned_fraction']:>8.2f}{m['mean_tflops']:>9.4f}"
+            f"{m['median_ms']['total']:>10.2f}{m['median_ms']['llm']:>9.2f}{m['speedup_total_vs_dense']:>10.2f}"
+            f"{m['deviation_normalized']['mean']:>9.4f}{m['deviation_normalized']['max']:>8.4f}"
+        )
+    skipped = {k: v for k, v in summary["bag_read"].items() if v}
+    if skipped:
+        print(f"bag: {skipped}")
+    files = "steps.csv, summary.json" + (", eval.png" if (out / "eval.png").exists() else "")
+    files += ", trajectory.json" if has_trajectory else ""
+    print(f"wrote {files} to {out}")
