@@ -107,6 +107,12 @@ class PruneConfig:
     """FastV: prune after this many dense LLM layers, by attention received."""
     random_seed: int = 0
 
+    def for_chunk(self, gate_pruned: bool) -> PruneConfig | None:
+        """What one chunk runs: None (dense) or this config. Only `adp` listens to the gate."""
+        if self.mode == "dense" or (self.mode == "adp" and not gate_pruned):
+            return None
+        return self
+
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, PRUNE_MODES)
         check_choice("position_mode", self.position_mode, POSITION_MODES)

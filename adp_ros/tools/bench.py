@@ -71,8 +71,7 @@ class Row:
         return statistics.median(self.timings[stage])
 
     def p90(self, stage: str) -> float:
-        values = sorted(self.timings[stage])
-        return values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
+        return float(np.percentile(self.timings[stage], 90))
 
 
 def mid_size_spec():
@@ -184,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
             for mode, ratio in configs
         ]
         rows = [Row(mode, ratio, {s: [] for s in STAGE_NAMES}) for mode, ratio in configs]
-        samples: list[dict[str, list[float]]] = [{k: [] for k in ("dev", "fl", "ft", "tok", "seq")} for _ in configs]
+        keys = ("dev", "fl", "ft", "tok", "seq", "pruned")
+        samples: list[dict[str, list[float]]] = [{k: [] for k in keys} for _ in configs]
         total = len(configs) * args.warmup + sum(len(s) for s in schedules)
         progress = tqdm(total=total, desc="bench", unit="chunk", file=sys.stderr, leave=False)
         for _ in range(args.warmup):
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
             for i, prune in enumerate(prunes):
                 if step >= len(schedules[i]):
                     continue
-                out = policy.predict(obs, prune if schedules[i][step] else None)
+                out = policy.predict(obs, prune.for_chunk(schedules[i][step]) if prune else None)
                 for s in STAGE_NAMES:
                     rows[i].timings[s].append(out.timings_ms.get(s, 0.0))
                 for key, value in (
@@ -204,16 +204,17 @@ def run(args: argparse.Namespace) -> int:
                     ("ft", out.flops.total),
                     ("tok", out.tokens.vision_kept),
                     ("seq", out.tokens.sequence),
+                    ("pruned", float(out.pruned)),
                 ):
                     samples[i][key].append(value)
                 progress.update()
-        for row, sample, schedule in zip(rows, samples, schedules, strict=True):
+        for row, sample in zip(rows, samples, strict=True):
             row.vision_tokens = float(np.mean(sample["tok"]))
             row.sequence = float(np.mean(sample["seq"]))
             row.tflops_llm = float(np.mean(sample["fl"])) / 1e12
             row.tflops_total = float(np.mean(sample["ft"])) / 1e12
             row.action_deviation = max(sample["dev"])
-            row.pruned_fraction = float(np.mean(schedule))
+            row.pruned_fraction = float(np.mean(sample["pruned"]))
         progress.close()
 
     dense = next((r for r in rows if r.mode == "dense"), None)

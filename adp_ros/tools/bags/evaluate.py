@@ -289,8 +289,7 @@ def evaluate(
                 dense = policy.predict(observation)
                 _record(result, chunk, (next_request - start) / 1e9, obs_stamp, decision, "dense", 1.0, dense, dense)
                 for config in configs:
-                    use = config if (config.mode != "adp" or decision.is_pruned) else None
-                    out = policy.predict(observation, use)
+                    out = policy.predict(observation, config.for_chunk(decision.is_pruned))
                     _record(
                         result,
                         chunk,
@@ -417,7 +416,7 @@ def summarize(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any]
                 "mean_tflops": tflops,
                 "flops_ratio_vs_dense": dense_tflops / tflops,
                 "median_ms": {s: statistics.median(r.timings_ms.get(s, 0.0) for r in rows) for s in STAGES},
-                "p90_ms": {s: _p90([r.timings_ms.get(s, 0.0) for r in rows]) for s in STAGES},
+                "p90_ms": {s: float(np.percentile([r.timings_ms.get(s, 0.0) for r in rows], 90)) for s in STAGES},
                 "speedup_total_vs_dense": dense_total / statistics.median(total),
                 "speedup_llm_vs_dense": dense_llm / statistics.median(llm),
                 "deviation_normalized": {
@@ -438,11 +437,6 @@ def summarize(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any]
         "bag_read": result.skipped,
         "modes": modes,
     }
-
-
-def _p90(values: list[float]) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
 
 
 def write_csv(path: Path, rows: Sequence[ChunkRow]) -> None:
