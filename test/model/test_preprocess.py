@@ -59,7 +59,7 @@ def test_pixel_values_are_bit_exact():
     np.testing.assert_array_equal(crop, data["case0/pixel_values_crop"])
     nocrop = pixel_values(list(data["case0/resized_224"]), NORM)
     np.testing.assert_array_equal(nocrop, data["case0/pixel_values_nocrop"])
-    images, pixels = prepare_images(list(data["case0/resized_224"]), NORM, center_crop_images=False)
+    _, pixels = prepare_images(list(data["case0/resized_224"]), NORM, center_crop_images=False)
     np.testing.assert_array_equal(pixels, data["case0/pixel_values_nocrop"])
 
 

@@ -1,0 +1,559 @@
+"""`adp_policy_node`: cameras + joint states in, action chunks + latency diagnostics out (a thin adapter).
+
+Lifecycle: configure = read and validate every parameter, load the checkpoint, warm up, create topics;
+activate = start the inference worker and publishing; deactivate = stop it (and the arm: an empty trajectory)
+without unloading; cleanup = unload. `node.autostart` (or `adp_node --autostart`) runs configure + activate at
+start, for installs without lifecycle tools.
+
+Threads: subscription callbacks store only the newest synchronised observation (`core.worker.LatestSlot`); one
+worker thread runs the policy (`core.worker.ChunkRunner`: staleness → gate → policy → guard) and publishes.
+Time is ROS time everywhere (header stamps and `get_clock()`), so `use_sim_time` replay behaves like the robot.
+Commands start disabled: chunks go to the preview topic only until `~/enable` (std_srvs/SetBool) or
+`safety.enable_on_activate`; `safety.dry_run` forbids commanding altogether.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+import time
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
+from rclpy.duration import Duration
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import SetBool
+
+from adp_ros.core.debug_image import policy_view, shade_pruned
+from adp_ros.core.diagnostics import EVENT_LEVELS, DiagnosticsTracker, Thresholds
+from adp_ros.core.errors import AdpRosError, ConfigError, InputError
+from adp_ros.core.params import NODE_NAME, ResolvedConfig, require_checkpoint
+from adp_ros.core.safety import ActionGuard, CommandGate, check_staleness
+from adp_ros.core.sync import stamp_ns_of
+from adp_ros.core.worker import (
+    ChunkInputs,
+    ChunkOutcome,
+    ChunkRunner,
+    ChunkScheduler,
+    LatestSlot,
+    ScheduleConfig,
+    chunk_record,
+    seconds_until,
+)
+from adp_ros.ros import diagnostics as diag
+from adp_ros.ros import qos
+from adp_ros.ros.image_conversion import array_to_imgmsg
+from adp_ros.ros.messages import (
+    OUTPUT_TYPES,
+    ObservationAssembler,
+    build_chunk_message,
+    pose_position,
+    stop_message,
+)
+from adp_ros.ros.parameters import ParameterValidator, declare_all, read_config
+from adp_ros.ros.sync import create_approximate_sync
+
+_POLL_SEC = 0.02
+"""Longest the worker sleeps between looks at ROS time (sim time may jump)."""
+
+
+class AdpPolicyNode(LifecycleNode):
+    """The managed node. Extra keyword arguments go to `LifecycleNode` (context, parameter_overrides, ...)."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._state = "unconfigured"
+        declare_all(self)
+        self.add_on_set_parameters_callback(ParameterValidator(self, lambda: self._state != "unconfigured"))
+        self.add_post_set_parameters_callback(self._on_parameters_set)
+        self._config: ResolvedConfig | None = None
+        self._applied: ResolvedConfig | None = None
+        self._policy: Any = None
+        self._io: list[Any] = []  # subscriptions and lifecycle publishers created at configure
+        self._sync: Any = None
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._slot: LatestSlot[tuple[tuple[Any, ...], int]] = LatestSlot()
+        self._commands = CommandGate(dry_run=False, enabled=False)
+        self._tracker = DiagnosticsTracker()
+        self._chunk_index = 0
+        self._hardware_id = "adp_ros"
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS_QOS)
+        period = self.get_parameter("diagnostics.period_sec").value
+        self._diag_timer = self.create_timer(period, self.publish_status)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            cfg = read_config(self)
+            require_checkpoint(cfg.node)
+            self._load_policy(cfg)
+            self._create_io(cfg)
+        except Exception as exc:  # one clear line; lifecycle would swallow it silently otherwise
+            reason = str(exc) if isinstance(exc, AdpRosError) else f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"configure failed: {reason}")
+            self._tracker.record_event("configure_failed", reason, self._now_ns())
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
+        self._config = self._applied = cfg
+        self._state = "inactive"
+        n = cfg.node
+        self.get_logger().info(
+            f"configured: {n.model.platform.name} policy on {self._hardware_id}, cameras {list(n.topics.cameras)}, "
+            f"output {n.output.type}, pruning {cfg.prune.mode} (keep {cfg.prune.keep_ratio}), "
+            f"gate preset {n.motion.gate_preset} on {n.motion.source}, sync backend {self._sync.backend}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        cfg = self._config
+        assert cfg is not None
+        result = super().on_activate(state)  # enables the lifecycle publishers
+        now = self._now_ns()
+        self._tracker.activated(now)
+        self._slot.clear()
+        self._scheduler.reset()
+        self._runner.reset()
+        self._commands.set_dry_run(cfg.node.safety.dry_run)
+        if cfg.node.safety.enable_on_activate and not cfg.node.safety.dry_run:
+            self._commands.enable()
+        self._state = "active"
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._worker_loop, name="adp_inference", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"active; commands {self._commands.state}")
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._disable_commands("deactivated")
+        self._state = "inactive"
+        self._tracker.deactivated()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        self._state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        if self._state == "active":
+            self._disable_commands("shutting down")
+        self._teardown()
+        self._state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._teardown()
+        self._state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def start_up(self) -> bool:
+        """configure + activate (what `node.autostart` does); True when active."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._stop_worker()
+        if self._state == "active":
+            with contextlib.suppress(Exception):  # the context may already be shut down
+                self._disable_commands("node destroyed", wait_acked=True)  # the arm's stop (Ctrl-C, SIGTERM)
+        super().destroy_node()
+
+    @property
+    def lifecycle_state(self) -> str:
+        return self._state
+
+    @property
+    def policy(self) -> Any:
+        """The loaded `OftPolicy` (None before configure and after cleanup)."""
+        return self._policy
+
+    # --------------------------------------------------------------------------------------------- set-up
+    def _load_policy(self, cfg: ResolvedConfig) -> None:
+        from adp_ros.model.config import PolicyConfig
+        from adp_ros.model.policy import OftPolicy
+
+        m = cfg.node.model
+        self._policy = OftPolicy(
+            PolicyConfig(
+                checkpoint=m.checkpoint,
+                platform=m.platform,
+                unnorm_key=m.unnorm_key,
+                device=m.device,
+                dtype=m.dtype,
+                center_crop=m.center_crop,
+                acceleration=m.acceleration,
+            )
+        )
+        if m.warmup:
+            self._policy.warmup([None] if cfg.prune.mode == "dense" else [None, cfg.prune])
+        device = self._policy.device
+        self._hardware_id = cfg.node.diagnostics.hardware_id or str(device)
+        if not cfg.node.diagnostics.hardware_id and device.type == "cuda":
+            import torch
+
+            self._hardware_id = f"{device} ({torch.cuda.get_device_name(device)})"
+
+    def _create_io(self, cfg: ResolvedConfig) -> None:
+        n = cfg.node
+        out_type = OUTPUT_TYPES[n.output.type]
+        self._preview_pub = self.create_lifecycle_publisher(out_type, n.topics.preview, qos.COMMAND_QOS)
+        self._command_pub = self.create_lifecycle_publisher(out_type, n.topics.command, qos.COMMAND_QOS)
+        self._latency_pub = self.create_lifecycle_publisher(DiagnosticArray, n.topics.latency, qos.DIAGNOSTICS_QOS)
+        self._debug_pub = self.create_lifecycle_publisher(Image, n.topics.debug_image, qos.DEBUG_IMAGE_QOS)
+        self._io = [self._preview_pub, self._command_pub, self._latency_pub, self._debug_pub]
+        self._runner = ChunkRunner.for_motion(cfg.gate, n.motion)
+        self._runner.set_instruction(n.instruction)
+        motion_topics = {
+            "joint_states": (JointState, n.topics.joint_states),
+            "eef_pose": (PoseStamped, n.topics.eef_pose),
+        }
+        if n.motion.source in motion_topics:  # predicted_delta needs no topic
+            kind, topic = motion_topics[n.motion.source]
+            self._io.append(self.create_subscription(kind, topic, self._on_motion, qos.STATE_QOS))
+        self._io.append(
+            self.create_subscription(String, n.topics.instruction, self._on_instruction, qos.INSTRUCTION_QOS)
+        )
+        self._scheduler = ChunkScheduler(ScheduleConfig.from_control(n.control))
+        self._guard = ActionGuard(n.safety.guard)
+        self._tracker = DiagnosticsTracker(n.diagnostics.window, Thresholds.from_settings(n.diagnostics))
+        self._assemble = ObservationAssembler(n)
+        image_type = CompressedImage if n.topics.image_transport == "compressed" else Image
+        topics = [(image_type, t, qos.CAMERA_QOS) for t in n.topics.cameras]
+        if self._assemble.needs_joint_states:
+            topics.append((JointState, n.topics.joint_states, qos.STATE_QOS))
+        if self._assemble.needs_pose:
+            topics.append((PoseStamped, n.topics.eef_pose, qos.STATE_QOS))
+        self._sync = create_approximate_sync(
+            self, topics, n.sync.queue_size, n.sync.slop_sec, self._on_synced, backend=n.sync.backend
+        )
+
+    def _teardown(self) -> None:
+        if self._sync is not None:
+            self._sync.destroy()
+            self._sync = None
+        for entity in self._io:
+            if hasattr(entity, "publish"):
+                self.destroy_lifecycle_publisher(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._io = []
+        self._slot.clear()
+        if self._policy is not None:
+            self._policy = None
+            _free_cuda_cache()
+        self._config = self._applied = None
+
+    # ------------------------------------------------------------------------------------------ callbacks
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _on_synced(self, *msgs: Any) -> None:
+        if self._state != "active":
+            return
+        now = self._now_ns()
+        self._slot.put((msgs, now))
+        self._tracker.record_observation(now)
+
+    def _on_motion(self, msg: Any) -> None:
+        stamp = stamp_ns_of(msg)
+        try:
+            if not stamp:
+                raise InputError(f"{type(msg).__name__} without header.stamp")
+            if self._runner.joint_source is not None:
+                self._runner.observe_joint_state(stamp, msg.name, msg.position)
+            else:
+                self._runner.observe(stamp, pose_position(msg))
+        except InputError as exc:
+            self.get_logger().warning(f"motion sample dropped: {exc}", throttle_duration_sec=5.0)
+
+    def _on_instruction(self, msg: String) -> None:
+        # Through the parameter, so `task.instruction` always shows the instruction in use.
+        result = self.set_parameters([Parameter("task.instruction", value=msg.data)])[0]
+        if not result.successful:
+            self.get_logger().warning(f"instruction rejected: {result.reason}")
+
+    def _on_parameters_set(self, parameters: list[Parameter]) -> None:
+        if self._state == "unconfigured":
+            return  # read at configure
+        try:
+            self._config = read_config(self)
+        except ConfigError as exc:  # validated by ParameterValidator; only a bug gets here
+            self.get_logger().error(f"accepted parameters do not resolve: {exc}")
+            return
+        safety = self._config.node.safety
+        self._commands.set_dry_run(safety.dry_run)
+        if safety.dry_run:
+            self._disable_commands("safety.dry_run set")
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        if not request.data:
+            self._disable_commands("disabled by ~/enable")
+            response.success, response.message = True, "commands disabled: chunks go to the preview topic only"
+        elif self._state != "active":
+            response.success, response.message = False, f"node is {self._state}: activate it first"
+        elif self._commands.dry_run:
+            response.success, response.message = False, "safety.dry_run is true: set it to false to command the arm"
+        else:
+            self._commands.enable()
+            topic = self._command_pub.topic_name
+            response.success, response.message = True, f"commands enabled: chunks go to {topic}"
+        self.get_logger().info(f"~/enable {request.data}: {response.message}")
+        return response
+
+    def _disable_commands(self, reason: str, *, wait_acked: bool = False) -> None:
+        was_commanding = self._commands.may_command
+        self._commands.disable(reason)
+        cfg = self._config
+        if was_commanding and cfg is not None and cfg.node.safety.stop_on_disable:
+            self._command_pub.publish(stop_message(cfg.node.output))
+            if wait_acked:  # the process may exit next: make sure the controller got it
+                self._command_pub.wait_for_all_acked(Duration(seconds=1.0))
+
+    # ------------------------------------------------------------------------------------------- worker
+    def _stop_worker(self) -> None:
+        self._stop.set()
+        self._slot.wake()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=60.0)
+        self._worker = None
+
+    def _worker_loop(self) -> None:
+        while not self._stop.is_set():
+            now = self._now_ns()
+            if not self._scheduler.due(now):
+                self._stop.wait(seconds_until(self._scheduler.request_time_ns(), now, _POLL_SEC))
+                continue
+            item = self._slot.take()
+            if item is None:
+                self._slot.wait(_POLL_SEC)
+                continue
+            self._scheduler.requested(now)
+            try:
+                published = self._run_chunk(*item, picked_ns=now)
+            except Exception as exc:  # the worker must survive anything a chunk throws
+                self.get_logger().error(f"chunk failed unexpectedly: {type(exc).__name__}: {exc}")
+                self._skip("model_error", f"{type(exc).__name__}: {exc}")
+                published = False
+            if not published:
+                self._scheduler.failed()
+
+    def _apply_live(self, cfg: ResolvedConfig) -> None:
+        """Live parameter changes take effect here, at the start of a chunk."""
+        if cfg is self._applied:
+            return
+        old, n = self._applied, cfg.node
+        self._runner.set_gate_config(cfg.gate)
+        if self._runner.set_instruction(n.instruction):
+            self.get_logger().info(f"new instruction {n.instruction!r}: gate history reset")
+        if old is None or old.node.safety.guard != n.safety.guard:
+            self._guard = ActionGuard(n.safety.guard)
+        self._scheduler.reconfigure(ScheduleConfig.from_control(n.control))
+        self._tracker.thresholds = Thresholds.from_settings(n.diagnostics)
+        self._applied = cfg
+
+    def _predict(self, images: Any, proprio: Any, instruction: str, prune: Any) -> Any:
+        from adp_ros.model.policy import Observation
+
+        return self._policy.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
+
+    def _run_chunk(self, msgs: tuple[Any, ...], received_ns: int, *, picked_ns: int) -> bool:
+        cfg = self._config
+        if cfg is None:
+            return False
+        self._apply_live(cfg)
+        try:
+            inputs = self._assemble(msgs, received_ns)
+        except InputError as exc:
+            self._skip("bad_input", str(exc))
+            return False
+        n = cfg.node
+        outcome = self._runner.run(
+            inputs,
+            now_ns=self._now_ns(),
+            prune=cfg.prune,
+            staleness=n.safety.staleness,
+            guard=self._guard,
+            execute_steps=n.control.execute_steps,
+            predict=self._predict,
+        )
+        if not outcome.ok:
+            if outcome.out_of_memory:
+                _free_cuda_cache()
+            self._skip(outcome.status, outcome.reason)
+            return False
+        return self._publish_chunk(inputs, outcome, cfg, picked_ns)
+
+    def _publish_chunk(self, inputs: ChunkInputs, outcome: ChunkOutcome, cfg: ResolvedConfig, picked_ns: int) -> bool:
+        n = cfg.node
+        started = time.perf_counter()
+        now = self._now_ns()
+        fresh = check_staleness(inputs.stamps_ns, now, n.safety.staleness)
+        if not fresh.is_fresh or self._state != "active":
+            self._skip("stale", f"at publish: {fresh.reason or 'node no longer active'}")
+            return False
+        stamp = inputs.observation_stamp_ns
+        dt = n.control.dt_ns
+        offset = now - stamp if n.control.trajectory_start == "publish" else 0
+        msg = build_chunk_message(outcome.actions, n.output, stamp_ns=stamp, dt_ns=dt, offset_ns=offset)
+        self._preview_pub.publish(msg)
+        commanded = self._commands.may_command
+        if commanded:
+            self._command_pub.publish(msg)
+        self._scheduler.published(stamp + offset)
+        self._runner.chunk_started(stamp + offset, dt, outcome.actions)
+        stages = dict(outcome.stages_ms)
+        stages["publish"] = (time.perf_counter() - started) * 1e3
+        record = chunk_record(
+            self._chunk_index,
+            inputs,
+            outcome,
+            publish_ns=now,
+            picked_ns=picked_ns,
+            commanded=commanded,
+            stages_ms=stages,
+        )
+        self._chunk_index += 1
+        self._tracker.record_chunk(record)
+        self._latency_pub.publish(
+            diag.chunk_array(
+                record, self._tracker.thresholds, hardware_id=self._hardware_id, stamp_ns=now, extra=self._counter_kv()
+            )
+        )
+        if n.diagnostics.debug_image:
+            self._publish_debug_image(inputs, outcome, n, stamp)
+        return True
+
+    def _publish_debug_image(self, inputs: ChunkInputs, outcome: ChunkOutcome, n: Any, stamp: int) -> None:
+        camera = n.diagnostics.debug_image_camera
+        view = policy_view(inputs.images[camera], center_crop=n.model.center_crop)
+        shaded = shade_pruned(view, outcome.output.kept_indices[camera], shade=n.diagnostics.debug_image_shade)
+        self._debug_pub.publish(array_to_imgmsg(shaded, "rgb8", stamp_ns=stamp, frame_id=n.topics.cameras[camera]))
+
+    def _skip(self, kind: str, reason: str) -> None:
+        now = self._now_ns()
+        self._tracker.record_event(kind, reason, now)
+        self.get_logger().warning(f"no chunk ({kind}): {reason}", throttle_duration_sec=2.0)
+        if self._state == "active":
+            self._latency_pub.publish(
+                diag.skipped_chunk_array(
+                    kind,
+                    reason,
+                    EVENT_LEVELS[kind],
+                    hardware_id=self._hardware_id,
+                    stamp_ns=now,
+                    extra=self._counter_kv(),
+                )
+            )
+
+    # -------------------------------------------------------------------------------------- diagnostics
+    def counters(self) -> dict[str, int]:
+        stats = self._sync.stats() if self._sync is not None else None
+        runner = getattr(self, "_runner", None)
+        cams = len(self._config.node.topics.cameras) if self._config is not None else 0
+        return {
+            "observations_received": self._slot.received,
+            "dropped_frames": self._slot.dropped,
+            "observation_slot": len(self._slot),
+            # Camera frames the synchroniser never matched; state messages (100+ Hz) mostly go unmatched by design.
+            "sync_dropped": sum(stats.dropped[:cams]) if stats else 0,
+            "sync_dropped_state": sum(stats.dropped[cams:]) if stats else 0,
+            "sync_queued": sum(stats.queued) if stats else 0,
+            "motion_samples_dropped": runner.dropped_motion_samples if runner else 0,
+        }
+
+    def _counter_kv(self) -> list[tuple[str, str]]:
+        return [(k, str(v)) for k, v in self.counters().items()]
+
+    def diagnostics_snapshot(self) -> Any:
+        cfg = self._config
+        return self._tracker.snapshot(
+            self._now_ns(),
+            lifecycle_state=self._state,
+            command_state=self._commands.state,
+            has_instruction=bool(cfg.node.instruction) if cfg is not None else False,
+            extra_counters=self.counters(),
+        )
+
+    def publish_status(self) -> None:
+        """The ~1 Hz `/diagnostics` status (timer callback; also callable)."""
+        self._diag_pub.publish(diag.snapshot_array(self.diagnostics_snapshot(), hardware_id=self._hardware_id))
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handler: the first signal asks the spin loop to stop (the node then sends the arm its
+    stop message); a second one aborts. Raising KeyboardInterrupt at once could land inside rclpy's C calls."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+
+def _free_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def main(args: list[str] | None = None) -> int:
+    """`adp_node [--autostart] [--ros-args ...]`: spin the node until Ctrl-C or shutdown."""
+    import rclpy
+    from rclpy.exceptions import ParameterException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    from rclpy.utilities import remove_ros_args
+
+    parser = argparse.ArgumentParser(prog="adp_node", description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--autostart", action="store_true", help="configure and activate at start (same as -p node.autostart:=true)"
+    )
+    options = parser.parse_args(remove_ros_args(args)[1:])
+    # Our own SIGINT/SIGTERM handling: rclpy's would shut the context down before the node could send the arm
+    # its stop message.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = _StopRequest()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    node = None
+    try:
+        node = AdpPolicyNode()
+        if (options.autostart or node.get_parameter("node.autostart").value) and not node.start_up():
+            # Fail fast: the model's parameters are read-only, so a node that cannot configure stays useless.
+            node.get_logger().fatal("autostart failed (the configure error is above); exiting")
+            return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.event.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (AdpRosError, ParameterException) as exc:
+        # A value in the params file or -p that does not fit its declared type or range.
+        hint = " (write doubles with a decimal point: 5.0, not 5)" if "expecting type 'DOUBLE'" in str(exc) else ""
+        print(f"adp_node: error: {exc}{hint}")
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

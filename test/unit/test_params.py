@@ -1,0 +1,128 @@
+"""The parameter schema: one spec per tunable, defaults from the dataclasses, whole-config validation with
+errors that name parameter, value, allowed range and fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from adp_ros.core import params as P
+from adp_ros.core.errors import ConfigError
+from adp_ros.core.gate import GATE_PRESETS, GateConfig
+from adp_ros.core.pruning import PruneConfig
+
+
+def test_names_are_unique_grouped_and_described():
+    names = [s.name for s in P.SPECS]
+    assert len(names) == len(set(names))
+    for spec in P.SPECS:
+        assert "." in spec.name, spec.name
+        assert spec.description.strip(), spec.name
+        assert P.check_value(spec, spec.default) == "", spec.name
+        assert not (spec.read_only and spec.live)
+
+
+def test_every_gate_and_prune_field_is_a_parameter_with_the_dataclass_default():
+    gate, prune = GateConfig(), PruneConfig()
+    for field in dataclasses.fields(GateConfig):
+        spec = P.get_spec(f"gate.{field.name}")
+        assert spec.default == getattr(gate, field.name), field.name
+        assert spec.live
+    for field in dataclasses.fields(PruneConfig):
+        spec = P.get_spec(f"pruning.{field.name}")
+        expected = getattr(prune, field.name)
+        assert spec.default == ([] if expected is None else expected), field.name
+    assert P.get_spec("gate.preset").choices == ("auto", *GATE_PRESETS)
+
+
+def test_defaults_resolve_to_the_dataclass_defaults():
+    resolved = P.resolve({})
+    assert resolved.gate == GateConfig()
+    assert resolved.prune == PruneConfig()
+    node = resolved.node
+    assert node.model.platform.name == "libero"
+    assert node.control.control_hz == 20.0 and node.control.execute_steps == 8
+    assert node.output.type == "multi_dof_joint_trajectory"
+    assert node.safety.dry_run is False and node.safety.enable_on_activate is False
+    assert node.motion.gate_preset == "default"
+
+
+def test_platform_presets_resolve():
+    aloha = P.resolve(P.preset_values("aloha"))
+    assert aloha.node.output.type == "joint_trajectory"
+    assert len(aloha.node.output.joint_names) == 14
+    assert aloha.node.motion.joint_groups == (6, 6)
+    assert aloha.gate == GATE_PRESETS["default_joint"]
+    libero = P.resolve(P.preset_values("libero"))
+    assert libero.node.output.translation_scale == 0.05
+    assert set(P.PLATFORM_PRESETS["libero"]) <= set(P.SPEC_BY_NAME)
+
+
+def test_gate_preset_with_field_overrides():
+    resolved = P.resolve({"gate.preset": "reference", "gate.window": 5})
+    assert resolved.gate == GATE_PRESETS["reference"].replace(window=5)
+    assert resolved.node.motion.gate_preset == "reference"
+
+
+@pytest.mark.parametrize(
+    ("values", "parts"),
+    [
+        ({"gate.window": 2}, ["'gate.window'", "= 2", "[3, 64]", "-p gate.window:=3"]),
+        ({"pruning.keep_ratio": 1.5}, ["'pruning.keep_ratio'", "1.5", "[1e-06, 1]"]),
+        ({"pruning.mode": "fastvv"}, ["'pruning.mode'", "did you mean 'fastv'"]),
+        ({"gate.window": 3.0}, ["wrong type"]),
+        ({"sync.slop_sec": 1}, ["'sync.slop_sec'"]),  # ints are fine for doubles in the schema
+        ({"gate.window_min": 9}, ["'gate.window_min' = 9", "window_max=8"]),
+        ({"topics.cameras": ["a"]}, ["'topics.cameras'", "expects 2 (primary, wrist)"]),
+        ({"proprio.joint_names": ["j"] * 2}, ["lists 'j' twice"]),
+        ({"proprio.source": "joint_states"}, ["proprio_dim=8", "list 8 joint names"]),
+        ({"control.execute_steps": 9}, ["chunk length 8"]),
+        ({"safety.max_delta": [0.1]}, ["action_dim=7"]),
+        ({"safety.action_lower": [1.0] * 7, "safety.action_upper": [0.0] * 7}, ["lower[0]=1.0 > upper[0]=0.0"]),
+        ({"gate.motion_source": "joint_states"}, ["'gate.joint_names'", "is empty"]),
+        ({"output.type": "joint_trajectory"}, ["'output.joint_names'"]),
+        ({"pruning.camera_split": [1.0, 1.0, 1.0, 1.0]}, ["'pruning.camera_split'", "2 camera(s)"]),
+        ({"diagnostics.debug_image_camera": 2}, ["has 2 camera(s)"]),
+        ({"nonexistent.param": 1}, ["unknown parameter"]),
+    ],
+)
+def test_errors_name_the_parameter_value_range_and_fix(values, parts):
+    if values == {"sync.slop_sec": 1}:
+        assert P.resolve(values).node.sync.slop_sec == 1.0
+        return
+    with pytest.raises(ConfigError) as info:
+        P.resolve(values)
+    for part in parts:
+        assert part in str(info.value), str(info.value)
+
+
+def test_validate_value_normalises_numbers():
+    assert P.validate_value("pruning.keep_ratio", 1) == 1.0
+    assert P.validate_value("pruning.camera_split", [1, 2]) == [1.0, 2.0]
+    with pytest.raises(ConfigError, match="wrong type"):
+        P.validate_value("gate.adaptive_window", 1)
+
+
+def test_format_value_round_trips_through_yaml():
+    for value in (0.05, 1e-9, 1e-6, 1000.0, 2.5e10, -3.0, math.inf, -math.inf, 3, True, 'a "q" \\ b', [1.0, 2.0], []):
+        text = P.format_value(value)
+        assert yaml.safe_load(f"k: {text}")["k"] == value, text
+
+
+def test_flatten_and_non_live():
+    assert P.flatten({"gate": {"window": 3}, "node": {"autostart": True}}) == {
+        "gate.window": 3,
+        "node.autostart": True,
+    }
+    assert P.non_live_changes(["gate.window", "topics.cameras", "use_sim_time"]) == ["topics.cameras"]
+
+
+def test_core_params_imports_neither_rclpy_nor_torch():
+    code = "import sys, adp_ros.core.params; print(sorted(m for m in ('rclpy', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
