@@ -1,6 +1,6 @@
 """ament_python build for adp_ros; also what `pip install .` uses in the pip-only environment."""
 
-from pathlib import Path
+from glob import glob
 
 from setuptools import find_packages, setup
 
@@ -13,8 +13,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/launch", sorted(str(p) for p in Path("launch").glob("*.py"))),
-        (f"share/{PACKAGE}/config", sorted(str(p) for p in Path("config").glob("*.yaml"))),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py")),  # noqa: PTH207 (the ament_python convention)
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),  # noqa: PTH207
     ],
     install_requires=["setuptools"],
     zip_safe=True,
