@@ -405,7 +405,7 @@ class DiagnosticsTracker:
             return level, "; ".join(text for _, text in sorted(issues, key=lambda i: -i[0]))
         if not active:
             return OK, f"{lifecycle_state}: not running inference"
-        summary = f"active, commands {command_state}"
+        summary = f"active, commands: {command_state}"
         if records:
             summary += f", {len(records)} chunk(s) in window"
             if rate is not None:

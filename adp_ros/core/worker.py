@@ -366,6 +366,11 @@ class ChunkRunner:
         self._gate.observe(stamp_ns, position)
         return True
 
+    def decide(self, stamp_ns: int) -> GateDecision:
+        """The gate's decision for a chunk requested at `stamp_ns` (offline evaluation; `run` does this too)."""
+        with self._lock:
+            return self._decide(stamp_ns)
+
     def _decide(self, stamp_ns: int) -> GateDecision:
         if self._predicted is not None:
             for s, p in self._predicted.due_samples(stamp_ns):

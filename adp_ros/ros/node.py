@@ -128,7 +128,7 @@ class AdpPolicyNode(LifecycleNode):
         self._stop.clear()
         self._worker = threading.Thread(target=self._worker_loop, name="adp_inference", daemon=True)
         self._worker.start()
-        self.get_logger().info(f"active; commands {self._commands.state}")
+        self.get_logger().info(f"active; commands: {self._commands.state}")
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

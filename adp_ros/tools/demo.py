@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             progress(
                 f"node configured + activated in {time.monotonic() - started:.1f} s "
-                f"(commands {node.diagnostics_snapshot().command_state})"
+                f"(commands: {node.diagnostics_snapshot().command_state})"
             )
             topics = [f"/{t}" for t in values["topics.cameras"]] + ["/joint_states", "/instruction"]
             if args.preset == "libero":

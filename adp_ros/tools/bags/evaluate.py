@@ -166,25 +166,19 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from adp_ros.core.gate import ActionAwareGate
-    from adp_ros.core.motion import DisplacementMetric
     from adp_ros.core.params import resolve
     from adp_ros.core.pruning import PRUNE_MODES
     from adp_ros.core.sync import ApproximateTimeSynchronizer, SyncConfig, seconds_to_ns
+    from adp_ros.core.worker import ChunkRunner
     from adp_ros.model.config import PolicyConfig
-    from adp_ros.model.policy import OftPolicy
-    from adp_ros.ros.messages import JointSelector, image_to_rgb8, pose_position, pose_to_xyz_axis_angle
+    from adp_ros.model.policy import Observation, OftPolicy
+    from adp_ros.ros.messages import ObservationAssembler, pose_position
     from adp_ros.tools.bags.io import BagReader, header_stamp_ns
 
     resolved = resolve({**values, "model.checkpoint": str(model)})
     node = resolved.node
     platform = node.model.platform
     motion = node.motion
-    if motion.source == "predicted_delta":
-        raise InputError(
-            "offline evaluation replays recorded motion: set gate.motion_source to eef_pose or joint_states "
-            "(-p gate.motion_source:=eef_pose)"
-        )
     base = resolved.prune
     mode_names = list(modes) if modes else [base.mode]
     for m in mode_names:
@@ -195,12 +189,20 @@ def evaluate(
     ratios = list(keep_ratios) if keep_ratios else [base.keep_ratio]
     configs = [dataclasses.replace(base, mode=m, keep_ratio=r) for m in mode_names for r in ratios]
 
+    # The node's own pieces: the synchronised set, its conversion to an observation, the gate and its motion feed.
+    assemble = ObservationAssembler(node)
+    runner = ChunkRunner.for_motion(resolved.gate, motion)
     cameras = [_absolute(t) for t in node.topics.cameras]
     joints_topic = _absolute(node.topics.joint_states)
     pose_topic = _absolute(node.topics.eef_pose) if node.topics.eef_pose else ""
+    synced = [*cameras]
+    if assemble.needs_joint_states:
+        synced.append(joints_topic)
+    if assemble.needs_pose:
+        synced.append(pose_topic)
+    motion_topic = {"eef_pose": pose_topic, "joint_states": joints_topic}.get(motion.source, "")
+    wanted = list(dict.fromkeys([*synced, *([motion_topic] if motion_topic else [])]))
     instruction_topic = _absolute(node.topics.instruction) if node.topics.instruction else ""
-    need_pose = node.proprio.uses_eef_pose or motion.source == "eef_pose"
-    wanted = [*cameras, joints_topic] + ([pose_topic] if need_pose else [])
 
     policy = OftPolicy(
         PolicyConfig(
@@ -213,22 +215,14 @@ def evaluate(
             acceleration=node.model.acceleration,
         )
     )
-    select = JointSelector(node.proprio.joint_names)
-    if motion.source == "joint_states":
-        metric = DisplacementMetric(group_sizes=motion.joint_groups, combine=motion.arm_combine, unit="rad")
-        motion_select = JointSelector(motion.joint_names, "gate.joint_names")
-    else:
-        metric, motion_select = DisplacementMetric(), None
-    gate = ActionAwareGate(resolved.gate, metric=metric, buffer_capacity=motion.buffer_capacity)
     period_ns = round(node.control.execute_steps * 1e9 / node.control.control_hz)
+    dt_ns = node.control.dt_ns
     policy.warmup([None, *configs])  # first-call costs stay out of the timings
 
     result = EvalResult()
-    sync = ApproximateTimeSynchronizer(
-        SyncConfig(len(cameras) + 1, node.sync.queue_size, seconds_to_ns(node.sync.slop_sec))
-    )
+    sync = ApproximateTimeSynchronizer(SyncConfig(len(synced), node.sync.queue_size, seconds_to_ns(node.sync.slop_sec)))
+    index = {t: i for i, t in enumerate(synced)}
     latest_set: tuple[Any, ...] | None = None
-    poses: list[tuple[int, Any]] = []
     task = instruction or node.instruction
     with BagReader(bag) as reader:
         available = set(reader.topics)
@@ -241,7 +235,10 @@ def evaluate(
         if not task and instruction_topic in available:
             # The instruction is usually published once near the start, possibly after the first frames.
             task = next((m.data for _, _, m in reader.messages([instruction_topic])), "")
-        topics = wanted
+        if not task:
+            raise InputError(
+                "no instruction: the bag has none on topics.instruction; pass --instruction or -p task.instruction:=..."
+            )
         start = reader.start_ns
         total = max(1, (reader.end_ns - start) // period_ns)
         if max_chunks is not None:
@@ -249,17 +246,10 @@ def evaluate(
         bar = tqdm(total=total, desc="bag eval", unit="chunk", file=sys.stderr, disable=not progress, leave=False)
         next_request: int | None = None
         chunk = 0
-        index = {t: i for i, t in enumerate(cameras)} | {joints_topic: len(cameras)}
-        for topic, log_ns, msg in reader.messages(topics):
+        for topic, log_ns, msg in reader.messages(wanted):
             stamp = header_stamp_ns(msg) or log_ns
-            if topic == pose_topic:
-                poses.append((stamp, msg))
-                if motion.source == "eef_pose":
-                    _observe(gate, stamp, pose_position(msg), result)
-                if topic not in index:
-                    continue
-            if topic == joints_topic and motion_select is not None:
-                _observe(gate, stamp, motion_select(msg), result)
+            if topic == motion_topic:
+                _feed_motion(runner, motion.source, stamp, msg, pose_position, result)
             if topic in index:
                 emitted = sync.add(index[topic], msg, stamp)
                 if emitted is not None:
@@ -269,32 +259,22 @@ def evaluate(
             while next_request is not None and log_ns >= next_request and latest_set is not None:
                 if max_chunks is not None and chunk >= max_chunks:
                     break
-                if not task:
-                    raise InputError(
-                        "no instruction: the bag has none on topics.instruction; pass --instruction or "
-                        "-p task.instruction:=..."
-                    )
-                observation, obs_stamp = _observation(
-                    latest_set,
-                    cameras,
-                    select,
-                    node.proprio.uses_eef_pose,
-                    poses,
-                    task,
-                    image_to_rgb8,
-                    pose_to_xyz_axis_angle,
-                )
-                decision = gate.decide(obs_stamp)
-                result.gate.append(((next_request - start) / 1e9, decision.state, decision.displacement or 0.0))
+                inputs = assemble(latest_set, log_ns)
+                observation = Observation(images=inputs.images, proprio=inputs.proprio, instruction=task)
+                decision = runner.decide(inputs.observation_stamp_ns)
+                at = (next_request - start) / 1e9
+                result.gate.append((at, decision.state, decision.displacement or 0.0))
                 dense = policy.predict(observation)
-                _record(result, chunk, (next_request - start) / 1e9, obs_stamp, decision, "dense", 1.0, dense, dense)
+                # predicted_delta motion: what the arm would execute under the dense policy.
+                runner.chunk_started(inputs.observation_stamp_ns, dt_ns, dense.actions[: node.control.execute_steps])
+                _record(result, chunk, at, inputs.observation_stamp_ns, decision, "dense", 1.0, dense, dense)
                 for config in configs:
                     out = policy.predict(observation, config.for_chunk(decision.is_pruned))
                     _record(
                         result,
                         chunk,
-                        (next_request - start) / 1e9,
-                        obs_stamp,
+                        at,
+                        inputs.observation_stamp_ns,
                         decision,
                         config.mode,
                         config.keep_ratio,
@@ -312,20 +292,20 @@ def evaluate(
             "unknown_types": sum(stats.skipped_unknown_types.values()) if stats else 0,
             "undecodable": stats.undecodable if stats else 0,
             "out_of_order_stamps": sum(stats.out_of_order_stamps.values()) if stats else 0,
+            "motion_samples_dropped": runner.dropped_motion_samples,
         }
-    sync_stats = sync.stats()
     # Joint states usually arrive faster than images: most of them are never paired, by design.
-    result.skipped["sync_unpaired"] = sync_stats.total_dropped
+    result.skipped["sync_unpaired"] = sync.stats().total_dropped
     if chunk == 0:
         raise InputError(
-            f"{bag}: no synchronised observation of {[*cameras, joints_topic]} within slop "
+            f"{bag}: no synchronised observation of {synced} within slop "
             f"{node.sync.slop_sec} s; check the topics' stamps (`adp-ros bag info --check`)"
         )
     settings = {
         "platform": platform.name,
         "cameras": cameras,
-        "joint_states": joints_topic,
-        "eef_pose": pose_topic,
+        "synchronised_topics": synced,
+        "motion_topic": motion_topic,
         "instruction": task,
         "period_sec": period_ns / 1e9,
         "gate": resolved.gate.as_dict(),
@@ -340,31 +320,14 @@ def evaluate(
     return result, settings
 
 
-def _observe(gate: Any, stamp: int, position: np.ndarray, result: EvalResult) -> None:
-    try:
-        gate.observe(stamp, position)
-    except InputError:
-        result.skipped["motion_out_of_order"] = result.skipped.get("motion_out_of_order", 0) + 1
-        return
-    result.eef.append((stamp, np.asarray(position, dtype=np.float64)))
-
-
-def _observation(synced, cameras, select, uses_pose, poses, task, to_rgb, to_pose):
-    from adp_ros.model.policy import Observation
-    from adp_ros.tools.bags.io import header_stamp_ns
-
-    images = [to_rgb(m, t) for m, t in zip(synced[: len(cameras)], cameras, strict=True)]
-    joint_msg = synced[len(cameras)]
-    stamps = [header_stamp_ns(m) or 0 for m in synced]
-    obs_stamp = max(stamps[: len(cameras)])
-    proprio = select(joint_msg)
-    if uses_pose:
-        before = [m for s, m in poses if s <= obs_stamp]
-        if not before:
-            raise InputError("no end-effector pose at or before the first observation; the bag starts too late")
-        proprio = np.concatenate([to_pose(before[-1]), proprio])
-        del poses[: max(0, len(poses) - 64)]
-    return Observation(images=images, proprio=proprio, instruction=task), obs_stamp
+def _feed_motion(runner: Any, source: str, stamp: int, msg: Any, pose_position: Any, result: EvalResult) -> None:
+    """As the node's motion subscription does; keeps the eef track for the gate-trajectory export."""
+    if source == "joint_states":
+        runner.observe_joint_state(stamp, msg.name, msg.position)
+    elif source == "eef_pose":
+        position = pose_position(msg)
+        if runner.observe(stamp, position):
+            result.eef.append((stamp, position))
 
 
 def _record(result, chunk, time_sec, obs_stamp, decision, mode, ratio, out, dense) -> None:
