@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -56,6 +56,19 @@ class PolicyConfig:
         if self.dtype == "auto":
             return torch.bfloat16 if device.type == "cuda" else torch.float32
         return getattr(torch, self.dtype)
+
+    @classmethod
+    def from_settings(cls, model: Any, checkpoint: str | Path | None = None) -> PolicyConfig:
+        """From the node's resolved `params.ModelSettings` (what the node and `bag eval` load)."""
+        return cls(
+            checkpoint=checkpoint if checkpoint is not None else model.checkpoint,
+            platform=model.platform,
+            unnorm_key=model.unnorm_key,
+            device=model.device,
+            dtype=model.dtype,
+            center_crop=model.center_crop,
+            acceleration=model.acceleration,
+        )
 
     @property
     def use_center_crop(self) -> bool:

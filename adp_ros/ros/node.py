@@ -185,17 +185,7 @@ class AdpPolicyNode(LifecycleNode):
         from adp_ros.model.policy import OftPolicy
 
         m = cfg.node.model
-        self._policy = OftPolicy(
-            PolicyConfig(
-                checkpoint=m.checkpoint,
-                platform=m.platform,
-                unnorm_key=m.unnorm_key,
-                device=m.device,
-                dtype=m.dtype,
-                center_crop=m.center_crop,
-                acceleration=m.acceleration,
-            )
-        )
+        self._policy = OftPolicy(PolicyConfig.from_settings(m))
         if m.warmup:
             self._policy.warmup([None] if cfg.prune.mode == "dense" else [None, cfg.prune])
         device = self._policy.device

@@ -80,3 +80,12 @@ def prune_config_from_args(args: argparse.Namespace):
         readout=args.readout,
         fastv_layer=args.fastv_layer,
     )
+
+
+def add_lan_argument(parser: argparse.ArgumentParser) -> None:
+    """Tools that start ROS 2 default to localhost-only discovery; `--lan` opts out (a real robot setup)."""
+    parser.add_argument(
+        "--lan",
+        action="store_true",
+        help="do not default ROS_AUTOMATIC_DISCOVERY_RANGE to LOCALHOST (reach other hosts)",
+    )

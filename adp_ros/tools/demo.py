@@ -35,6 +35,7 @@ import numpy as np
 from adp_ros.core.errors import ConfigError
 from adp_ros.core.params import NODE_NAME, PLATFORM_PRESETS
 from adp_ros.core.pruning import PRUNE_MODES
+from adp_ros.tools.common import add_lan_argument
 
 STAGE_ROWS = (
     ("conversion", "conversion_ms"),
@@ -222,7 +223,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="synthetic scene seed")
     parser.add_argument("--dry-run", action="store_true", help="keep commands disabled (~/preview only)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the summary as JSON")
-    parser.add_argument("--lan", action="store_true", help="do not limit DDS discovery to this host")
+    add_lan_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -204,17 +204,7 @@ def evaluate(
     wanted = list(dict.fromkeys([*synced, *([motion_topic] if motion_topic else [])]))
     instruction_topic = _absolute(node.topics.instruction) if node.topics.instruction else ""
 
-    policy = OftPolicy(
-        PolicyConfig(
-            model,
-            platform,
-            unnorm_key=node.model.unnorm_key,
-            device=node.model.device,
-            dtype=node.model.dtype,
-            center_crop=node.model.center_crop,
-            acceleration=node.model.acceleration,
-        )
-    )
+    policy = OftPolicy(PolicyConfig.from_settings(node.model))
     period_ns = round(node.control.execute_steps * 1e9 / node.control.control_hz)
     dt_ns = node.control.dt_ns
     policy.warmup([None, *configs])  # first-call costs stay out of the timings

@@ -28,6 +28,7 @@ from typing import Any
 
 from adp_ros.core.errors import ConfigError, InputError
 from adp_ros.tools.bags.io import BagReader, RawMessage, TopicQos, message_class
+from adp_ros.tools.common import add_lan_argument
 
 _CLOCK_QOS = TopicQos(depth=10)  # reliable: matches best-effort (rclpy's TimeSource) and reliable subscribers
 
@@ -419,11 +420,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SEC",
         help="wait up to SEC for subscribers on every topic before starting (starts once all have one)",
     )
-    parser.add_argument(
-        "--lan",
-        action="store_true",
-        help="do not default ROS_AUTOMATIC_DISCOVERY_RANGE to LOCALHOST (reach other hosts)",
-    )
+    add_lan_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 from adp_ros.core.errors import ConfigError, InputError
 from adp_ros.tools.bags.io import STORAGES, BagSummary, BagWriter, TopicQos, message_class
 from adp_ros.tools.bags.play import cli_context
+from adp_ros.tools.common import add_lan_argument
 
 
 @dataclass(frozen=True)
@@ -239,11 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long to wait for every topic to have a publisher",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it is an existing bag")
-    parser.add_argument(
-        "--lan",
-        action="store_true",
-        help="do not default ROS_AUTOMATIC_DISCOVERY_RANGE to LOCALHOST (reach other hosts)",
-    )
+    add_lan_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
