@@ -14,11 +14,10 @@ autostart:=false when a lifecycle manager drives the transitions. Commands still
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
-
-from launch import LaunchDescription
 
 PACKAGE = "adp_ros"
 EXECUTABLE = "adp_node"
