@@ -198,6 +198,17 @@ class OftPolicy:
         self._prompt_cache.move_to_end(key)
         return self._prompt_cache[key]
 
+    def check_prune(self, prune: PruneConfig | None) -> None:
+        """Raise ConfigError when `prune` does not fit this model (checked before any chunk runs)."""
+        if prune is None:
+            return
+        if prune.mode == "fastv" and prune.fastv_layer >= self.arch.llm.num_hidden_layers:
+            raise ConfigError(
+                f"fastv_layer={prune.fastv_layer} must be below the LLM depth {self.arch.llm.num_hidden_layers} "
+                "(FastV prunes after that many dense layers; the paper uses 2 of 32)"
+            )
+        validate_split(prune.camera_split or self.platform.camera_split, self.platform.num_images)
+
     def camera_counts(self, prune: PruneConfig) -> tuple[int, ...]:
         split = prune.camera_split or self.platform.camera_split
         validate_split(split, self.platform.num_images)
@@ -227,6 +238,7 @@ class OftPolicy:
     ) -> PolicyOutput:
         """One action chunk. `prune=None` (or mode `dense`, or ρ = 1) runs every visual token."""
         self._check_observation(observation)
+        self.check_prune(prune)
         timer = StageTimer(self.device)
         ids = self.prompt_ids(observation)
         images, pixels_np = prepare_images(observation.images, self.image_norm, self.config.use_center_crop)
@@ -288,10 +300,6 @@ class OftPolicy:
                 extra=fastv,
             )
             if fastv is not None:
-                if fastv.layer >= self.arch.llm.num_hidden_layers:
-                    raise InputError(
-                        f"fastv_layer={fastv.layer} must be below the LLM depth {self.arch.llm.num_hidden_layers}"
-                    )
                 kept, scores = fastv.kept_index, fastv.scores
                 layout = dataclasses.replace(layout, num_vision=int(sum(fastv.counts)))
             timer.mark("llm")

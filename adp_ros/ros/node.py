@@ -70,7 +70,9 @@ class AdpPolicyNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self._state = "unconfigured"
         declare_all(self)
-        self.add_on_set_parameters_callback(ParameterValidator(self, lambda: self._state != "unconfigured"))
+        self.add_on_set_parameters_callback(
+            ParameterValidator(self, lambda: self._state != "unconfigured", self._check_against_model)
+        )
         self.add_post_set_parameters_callback(self._on_parameters_set)
         self._config: ResolvedConfig | None = None
         self._applied: ResolvedConfig | None = None
@@ -186,6 +188,7 @@ class AdpPolicyNode(LifecycleNode):
 
         m = cfg.node.model
         self._policy = OftPolicy(PolicyConfig.from_settings(m))
+        self._policy.check_prune(cfg.prune)
         if m.warmup:
             self._policy.warmup([None] if cfg.prune.mode == "dense" else [None, cfg.prune])
         device = self._policy.device
@@ -194,6 +197,10 @@ class AdpPolicyNode(LifecycleNode):
             import torch
 
             self._hardware_id = f"{device} ({torch.cuda.get_device_name(device)})"
+
+    def _check_against_model(self, cfg: ResolvedConfig) -> None:
+        if self._policy is not None:
+            self._policy.check_prune(cfg.prune)
 
     def _create_io(self, cfg: ResolvedConfig) -> None:
         n = cfg.node

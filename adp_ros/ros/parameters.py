@@ -122,9 +122,16 @@ def read_config(node: Any) -> ResolvedConfig:
 class ParameterValidator:
     """On-set callback: accept a change only if the resulting configuration is valid (and live, if running)."""
 
-    def __init__(self, node: Any, is_configured: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        node: Any,
+        is_configured: Callable[[], bool],
+        check_model: Callable[[ResolvedConfig], None] | None = None,
+    ) -> None:
         self._node = node
         self._is_configured = is_configured
+        self._check_model = check_model
+        """Model-dependent checks (e.g. FastV's layer against the loaded LLM's depth), once configured."""
 
     def __call__(self, parameters: list[Parameter]) -> SetParametersResult:
         changes = {p.name: plain(p.value) for p in parameters if p.name in SPEC_BY_NAME}
@@ -155,7 +162,9 @@ class ParameterValidator:
             )
         merged = dict(current)
         merged.update(changes)
-        resolve(merged)
+        resolved = resolve(merged)
+        if self._check_model is not None:
+            self._check_model(resolved)
 
 
 def _normalised(name: str, value: Any) -> Any:

@@ -75,6 +75,6 @@ def test_keep_ratio_one_is_exactly_dense(request, platform: str):
     obs = golden_observation(golden(platform), "case0")
     dense = policy.predict(obs)
     for mode in ("adp", "static", "random", "fastv"):
-        full = policy.predict(obs, PruneConfig(mode=mode, keep_ratio=1.0))
+        full = policy.predict(obs, PruneConfig(mode=mode, keep_ratio=1.0, fastv_layer=1))
         np.testing.assert_array_equal(full.actions, dense.actions)
         assert full.tokens == dense.tokens

@@ -76,19 +76,28 @@ def test_model_error_is_reported_and_the_node_keeps_running(node_harness):
     from diagnostic_msgs.msg import DiagnosticStatus
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    # FastV prunes after layer 2, but the tiny LLM has only 2 layers: the model itself raises on every chunk.
-    h = node_harness("libero", params={"pruning.mode": "fastv"})
+    # An instruction longer than the LLM's 2048 positions: the policy itself refuses every chunk.
+    h = node_harness("libero", params={"task.instruction": "pick up the bowl and " * 400})
     preview = h.record(MultiDOFJointTrajectory, NODE + "/preview")
     h.record_latency()
     assert h.wait_subscribed()
     assert h.stream_until(lambda: _skipped(h, "model_error"), timeout=10.0)
-    assert "fastv_layer=2" in _skipped(h, "model_error")[-1]["reason"]
+    assert "more than the LLM's 2048 positions" in _skipped(h, "model_error")[-1]["reason"]
     assert _skipped(h, "model_error")[-1]["_level"] == DiagnosticStatus.ERROR[0]
     snapshot = h.node.diagnostics_snapshot()
     assert snapshot.level_name == "ERROR" and "model_error" in snapshot.message
     assert preview == []
-    assert h.set_parameters({"pruning.mode": "adp"})[0].successful
+    assert h.set_parameters({"task.instruction": "pick up the bowl"})[0].successful
     _assert_recovers(h, preview)
+
+
+def test_pruning_that_does_not_fit_the_model_is_refused_up_front(node_harness):
+    # FastV after layer 2 needs more than the tiny LLM's 2 layers: refused live, with the reason, nothing changes.
+    h = node_harness("libero")
+    result = h.set_parameters({"pruning.mode": "fastv", "pruning.fastv_layer": 2})[0]
+    assert not result.successful and "fastv_layer=2 must be below the LLM depth 2" in result.reason
+    assert h.node.get_parameter("pruning.mode").value == "adp"
+    assert all(r.successful for r in h.set_parameters({"pruning.fastv_layer": 1, "pruning.mode": "fastv"}))
 
 
 def test_nan_chunk_is_never_published(ros_context, tiny_libero_checkpoint, tmp_path):
