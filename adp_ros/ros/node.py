@@ -7,6 +7,9 @@ start, for installs without lifecycle tools.
 
 Threads: subscription callbacks store only the newest synchronised observation (`core.worker.LatestSlot`); one
 worker thread runs the policy (`core.worker.ChunkRunner`: staleness → gate → policy → guard) and publishes.
+Spin the node with a SingleThreadedExecutor (as `main` does): with rclpy's MultiThreadedExecutor (2 threads)
+under a ~500 msg/s bag replay, the worker thread was starved for the whole 3 s replay (one chunk instead of
+seven; `test/ros/test_bag_replay_node.py` with the executor swapped).
 Time is ROS time everywhere (header stamps and `get_clock()`), so `use_sim_time` replay behaves like the robot.
 Commands start disabled: chunks go to the preview topic only until `~/enable` (std_srvs/SetBool) or
 `safety.enable_on_activate`; `safety.dry_run` forbids commanding altogether.
@@ -219,9 +222,8 @@ class AdpPolicyNode(LifecycleNode):
         if n.motion.source in motion_topics:  # predicted_delta needs no topic
             kind, topic = motion_topics[n.motion.source]
             self._io.append(self.create_subscription(kind, topic, self._on_motion, qos.STATE_QOS))
-        self._io.append(
-            self.create_subscription(String, n.topics.instruction, self._on_instruction, qos.INSTRUCTION_QOS)
-        )
+        for profile in (qos.INSTRUCTION_QOS, qos.LATCHED_INSTRUCTION_QOS):
+            self._io.append(self.create_subscription(String, n.topics.instruction, self._on_instruction, profile))
         self._scheduler = ChunkScheduler(ScheduleConfig.from_control(n.control))
         self._guard = ActionGuard(n.safety.guard)
         self._tracker = DiagnosticsTracker(n.diagnostics.window, Thresholds.from_settings(n.diagnostics))

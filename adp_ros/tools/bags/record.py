@@ -16,6 +16,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -90,6 +91,12 @@ class BagRecorder:
         self.node = node if node is not None else Node(node_name, context=context)
         self._lock = threading.Lock()
         self._writer: BagWriter | None = None
+        # sqlite objects may only be used by the thread that created them, while callbacks run on whatever
+        # thread spins the node: one writer thread owns the bag, callbacks hand it the raw bytes.
+        self._queue: queue.SimpleQueue[tuple[str, int, bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._summary: Any = None
+        self._failure: BaseException | None = None
         self._subscriptions: list[Any] = []
         self._counts: dict[str, int] = {}
         self._topics = [self.node.resolve_topic_name(t) for t in options.topics]
@@ -139,9 +146,13 @@ class BagRecorder:
             topic: [TopicQos.from_rclpy(info.qos_profile) for info in self.node.get_publishers_info_by_topic(topic)]
             for topic in self._topics
         }
-        self._writer = BagWriter(self.out, self.options.storage, overwrite=self.options.overwrite)
+        opened = threading.Event()
+        self._thread = threading.Thread(target=self._write_loop, args=(offered, opened), daemon=True)
+        self._thread.start()
+        opened.wait()
+        if self._failure is not None:
+            raise self._failure
         for topic in self._topics:
-            self._writer.add_topic(topic, self.types[topic], offered[topic])
             self._counts[topic] = 0
         for topic in self._topics:
             # Adapt to the publishers as `ros2 bag record` does: best effort if any publisher is.
@@ -162,8 +173,23 @@ class BagRecorder:
         with self._lock:
             if self._writer is None:
                 return
-            self._writer.write(topic, log_time_ns, data)
+            self._queue.put((topic, log_time_ns, bytes(data)))
             self._counts[topic] += 1
+
+    def _write_loop(self, offered: dict[str, list[TopicQos]], opened: threading.Event) -> None:
+        try:
+            writer = BagWriter(self.out, self.options.storage, overwrite=self.options.overwrite)
+            for topic in self._topics:
+                writer.add_topic(topic, self.types[topic], offered[topic])
+        except BaseException as exc:  # reported to start()'s caller
+            self._failure = exc
+            opened.set()
+            return
+        self._writer = writer
+        opened.set()
+        while (item := self._queue.get()) is not None:
+            writer.write(*item)
+        self._summary = writer.close()
 
     def request_stop(self) -> None:
         """Ask spin() to return (safe from a signal handler or another thread); then call stop()."""
@@ -178,10 +204,11 @@ class BagRecorder:
         self._subscriptions.clear()
         with self._lock:
             writer, self._writer = self._writer, None
-        if writer is None:
+        if writer is None or self._thread is None:
             raise InputError("BagRecorder.stop() before start()")
-        summary = writer.close()
-        self._result = RecordResult(counts=dict(self._counts), summary=summary)
+        self._queue.put(None)  # after every queued message: the writer thread writes them all, then closes
+        self._thread.join()
+        self._result = RecordResult(counts=dict(self._counts), summary=self._summary)
         return self._result
 
     def spin(self, duration_sec: float | None = None) -> None:
