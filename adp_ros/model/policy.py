@@ -222,13 +222,25 @@ class OftPolicy:
                 f"({', '.join(self.platform.camera_names)})"
             )
 
-    def warmup(self, prunes: Sequence[PruneConfig | None] = (None,), prompt_ids: Sequence[int] | None = None) -> None:
+    def warmup(
+        self,
+        prunes: Sequence[PruneConfig | None] = (None,),
+        prompt_ids: Sequence[int] | None = None,
+        instruction: str | None = None,
+    ) -> None:
         """Run each configuration once on blank frames, so first-call costs (allocator growth, kernel selection,
-        CUDA graph capture) are paid when the node is configured, not on the robot's first chunk."""
+        CUDA graph capture) are paid when the node is configured, not on the robot's first chunk.
+
+        Graphs are per sequence length, which depends on the prompt: pass the instruction the robot will run.
+        """
         frame = np.zeros((self.image_norm.image_size, self.image_norm.image_size, 3), np.uint8)
         center = (self.norm_stats.proprio.low + self.norm_stats.proprio.high) / 2
-        ids = list(prompt_ids) if prompt_ids is not None else [1, *([29871] * 20)]
-        observation = Observation(images=[frame] * self.platform.num_images, proprio=center, prompt_ids=ids)
+        ids = list(prompt_ids) if prompt_ids is not None else None
+        if ids is None and not instruction:
+            ids = [1, *([29871] * 20)]
+        observation = Observation(
+            images=[frame] * self.platform.num_images, proprio=center, instruction=instruction, prompt_ids=ids
+        )
         for prune in prunes:
             self.predict(observation, prune)
 

@@ -193,7 +193,9 @@ class AdpPolicyNode(LifecycleNode):
         self._policy = OftPolicy(PolicyConfig.from_settings(m))
         self._policy.check_prune(cfg.prune)
         if m.warmup:
-            self._policy.warmup([None] if cfg.prune.mode == "dense" else [None, cfg.prune])
+            # With the configured instruction, the graphs captured here are the ones the first chunks replay.
+            prunes = [None] if cfg.prune.mode == "dense" else [None, cfg.prune]
+            self._policy.warmup(prunes, instruction=cfg.node.instruction or None)
         device = self._policy.device
         self._hardware_id = cfg.node.diagnostics.hardware_id or str(device)
         if not cfg.node.diagnostics.hardware_id and device.type == "cuda":
