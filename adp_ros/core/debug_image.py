@@ -12,10 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from adp_ros.core.errors import InputError
-
-POLICY_IMAGE_SIZE = 224
-PATCH_SIZE = 14
-CENTER_CROP_AREA = 0.9
+from adp_ros.core.platform import CENTER_CROP_AREA, PATCH_SIZE, POLICY_IMAGE_SIZE
 
 
 def policy_view(image: np.ndarray, *, center_crop: bool, size: int = POLICY_IMAGE_SIZE) -> np.ndarray:

@@ -12,6 +12,12 @@ from typing import Literal
 
 from adp_ros.core.errors import ConfigError, closest
 
+POLICY_IMAGE_SIZE = 224
+"""Every released checkpoint sees 224×224 images: 16×16 patches of 14×14 per camera and tower."""
+PATCH_SIZE = 14
+CENTER_CROP_AREA = 0.9
+"""Released checkpoints were trained with random 90 %-area crops and are evaluated with the centre crop."""
+
 Normalization = Literal["bounds_q99", "bounds"]
 ActionKind = Literal["eef_delta", "joint_position"]
 

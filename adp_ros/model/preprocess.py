@@ -26,9 +26,8 @@ import numpy as np
 import torch
 
 from adp_ros.core.errors import CheckpointError, InputError
+from adp_ros.core.platform import CENTER_CROP_AREA, POLICY_IMAGE_SIZE
 
-POLICY_IMAGE_SIZE = 224
-CENTER_CROP_AREA = 0.9
 JPEG_QUALITY = 95
 
 
