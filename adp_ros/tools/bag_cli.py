@@ -13,10 +13,10 @@ examples:
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from typing import Any
+
+from adp_ros.tools.common import add_subcommands
 
 # name -> (module[:object], one-line help). The module (or the object after ':') defines
 # `add_arguments(parser)` and `run(args) -> int`; its docstring is the sub-command's description.
@@ -73,24 +73,8 @@ class InfoCommand:
         return 0
 
 
-def _load(spec: str) -> Any:
-    module_name, _, attribute = spec.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attribute) if attribute else module
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bag_command", metavar="BAG_COMMAND", required=True)
-    for name, (spec, help_text) in SUBCOMMANDS.items():
-        command = _load(spec)
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=(command.__doc__ or help_text).strip(),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        command.add_arguments(p)
-        p.set_defaults(_bag_run=command.run)
+    add_subcommands(parser, SUBCOMMANDS, dest="bag_command", metavar="BAG_COMMAND", run_key="_bag_run")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from adp_ros.core.errors import AdpRosError
+from adp_ros.tools.common import add_subcommands
 
 # name -> (module, one-line help). Each module defines `add_arguments(parser)` and `run(args) -> int`, and keeps
 # torch/rclpy imports inside functions so that `adp-ros --help` stays instant.
@@ -30,22 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="OpenVLA-OFT with Action-aware Dynamic Pruning: offline tools and the ROS 2 demo.",
         epilog="Run `adp-ros COMMAND --help` for the options of one command.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # test/tools/test_cli.py fails if a listed subcommand is missing
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=(module.__doc__ or help_text).strip(),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    add_subcommands(parser, SUBCOMMANDS, dest="command", metavar="COMMAND", run_key="_run")
     return parser
 
 

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from adp_ros.core.errors import InputError
+
+
+def add_subcommands(
+    parser: argparse.ArgumentParser, table: Mapping[str, tuple[str, str]], *, dest: str, metavar: str, run_key: str
+) -> None:
+    """Sub-parsers from `name -> ("module[:object]", help)`: the object (or module) has `add_arguments(parser)`
+    and `run(args) -> int`, its docstring is the description. `args.<run_key>` is the chosen `run`."""
+    sub = parser.add_subparsers(dest=dest, metavar=metavar, required=True)
+    for name, (spec, help_text) in table.items():
+        module_name, _, attribute = spec.partition(":")
+        module = importlib.import_module(module_name)
+        command = getattr(module, attribute) if attribute else module
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(command.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(p)
+        p.set_defaults(**{run_key: command.run})
 
 
 def float_list(text: str) -> list[float]:
