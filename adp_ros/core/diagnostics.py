@@ -24,17 +24,9 @@ SNAPSHOT_VERSION = 1
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR", STALE: "STALE"}
 
-STAGES: tuple[str, ...] = (
-    "conversion",
-    "preprocess",
-    "vision",
-    "projector",
-    "scoring",
-    "llm",
-    "head",
-    "guard",
-    "publish",
-)
+MODEL_STAGES: tuple[str, ...] = ("preprocess", "vision", "projector", "scoring", "llm", "head")
+"""The stages `OftPolicy.predict` times (`PolicyOutput.timings_ms` keys, plus "total")."""
+STAGES: tuple[str, ...] = ("conversion", *MODEL_STAGES, "guard", "publish")
 """Per-chunk stages in order: messages → numpy, the model's stages (`OftPolicy.predict`), action guard, publish."""
 
 EventKind = Literal["stale", "bad_input", "model_error", "refused", "no_instruction", "configure_failed"]

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from adp_ros.core.diagnostics import ChunkRecord
+from adp_ros.core.diagnostics import MODEL_STAGES, ChunkRecord
 from adp_ros.core.errors import InputError
 from adp_ros.core.gate import ActionAwareGate, GateConfig, GateDecision
 from adp_ros.core.motion import (
@@ -33,7 +33,6 @@ from adp_ros.core.safety import ActionGuard, StalenessConfig, check_staleness
 
 T = TypeVar("T")
 
-MODEL_STAGES = ("preprocess", "vision", "projector", "scoring", "llm", "head")
 TIME_JUMP_NS = 500_000_000
 """A motion sample this much older than the newest one is a new timeline (bag loop, clock reset), not jitter."""
 

@@ -37,8 +37,6 @@ from adp_ros.model.selection import FastVPruner, adp_scores, random_per_camera, 
 from adp_ros.model.sequence import SequenceLayout, build_llm_inputs
 from adp_ros.model.timing import StageTimer
 
-STAGES = ("preprocess", "vision", "projector", "scoring", "llm", "head")
-
 
 @dataclass(frozen=True)
 class Observation:

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.tools.common import float_list
 
-STAGE_NAMES = ("preprocess", "vision", "projector", "scoring", "llm", "head", "total")
+STAGE_NAMES = (*MODEL_STAGES, "total")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

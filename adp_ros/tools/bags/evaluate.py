@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.core.errors import InputError
 from adp_ros.tools.common import float_list
 
-STAGES = ("preprocess", "vision", "projector", "scoring", "llm", "head", "total")
+STAGES = (*MODEL_STAGES, "total")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
