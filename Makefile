@@ -2,15 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PKG_SOURCES := $(shell find adp_ros launch config -type f \( -name '*.py' -o -name '*.yaml' \) 2>/dev/null) \
+PKG_SOURCES := $(shell find adp_ros launch config models -type f 2>/dev/null | grep -v __pycache__) \
                setup.py setup.cfg package.xml resource/adp_ros
 ISOLATED := scripts/isolated
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint format params clean help
+DEMO_OUT ?= out/demo
+.PHONY: setup sim-setup demo demo-streams test lint format params clean help
 help:
-	@echo "make demo   - set up .venv, then run the node on the tiny model with generated camera/joint streams"
+	@echo "make demo   - set up .venv + the LIBERO simulator, then the node drives the simulated arm for one episode"
+	@echo "make demo-streams - the node on the tiny model with generated camera/joint streams (no simulator)"
 	@echo "make test   - set up .venv, lint, then run all tests (ROS tests in a loopback-only network namespace)"
 	@echo "make params - regenerate config/*.yaml and the README parameter table from adp_ros/core/params.py"
 
@@ -28,7 +30,19 @@ $(VENV)/.package.stamp: $(VENV)/.requirements.stamp $(PKG_SOURCES)
 
 setup: $(VENV)/.package.stamp
 
-demo: setup
+# The LIBERO simulator (requirements-sim.txt explains the two steps: no opencv-python beside the headless one).
+$(VENV)/.sim.stamp: $(VENV)/.requirements.stamp requirements-sim.txt requirements-sim-nodeps.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-sim.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-sim-nodeps.txt
+	touch $@
+
+sim-setup: $(VENV)/.sim.stamp
+
+# One closed-loop episode: the committed tiny policy drives the simulated LIBERO arm through ROS 2.
+demo: setup sim-setup
+	$(ISOLATED) $(VENV)/bin/adp-ros sim eval --episodes 1 --modes adp --video 1 --out $(DEMO_OUT) --overwrite $(DEMO_ARGS)
+
+demo-streams: setup
 	$(ISOLATED) $(VENV)/bin/adp-ros demo $(DEMO_ARGS)
 
 lint: setup
@@ -39,7 +53,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint sim-setup
 	$(ISOLATED) $(PY) -m pytest $(PYTEST_ARGS)
 
 params: setup

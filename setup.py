@@ -15,6 +15,12 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),  # noqa: PTH207 (the ament_python convention)
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),  # noqa: PTH207
+        # The committed tiny LIBERO policy (`adp-ros sim eval` without --model, `make demo`).
+        *(
+            (f"share/{PACKAGE}/{d}", [f for f in glob(f"{d}/*") if not f.endswith(".md")])  # noqa: PTH207
+            for d in sorted(glob("models/*"))  # noqa: PTH207
+            if not d.endswith(".md")
+        ),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -22,7 +28,7 @@ setup(
     maintainer_email="adp-ros@example.com",
     description="OpenVLA-OFT with Action-aware Dynamic Pruning as a ROS 2 node.",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    extras_require={"test": ["pytest"]},  # tests_require is gone from setuptools (a warning per build)
     entry_points={
         "console_scripts": [
             "adp_node = adp_ros.ros.node:main",

@@ -1,4 +1,4 @@
-"""Shared pytest set-up: network isolation guard and an rclpy context per test."""
+"""Shared pytest set-up: network isolation guard, an rclpy context per test, tiny checkpoints per session."""
 
 from __future__ import annotations
 
@@ -51,3 +51,21 @@ def ros_context():
         yield context
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture(scope="session")
+def tiny_libero_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from node_harness import make_checkpoint
+
+    from adp_ros.core.platform import LIBERO
+
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt"), LIBERO)
+
+
+@pytest.fixture(scope="session")
+def tiny_aloha_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from node_harness import make_checkpoint
+
+    from adp_ros.core.platform import ALOHA
+
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt"), ALOHA)

@@ -267,3 +267,29 @@ class Harness:
             self.node.destroy_node()
         self.peer.destroy_node()
         self._thread.join(timeout=5.0)
+
+
+class ManualClock:
+    """Publishes /clock only when told to (the node runs with use_sim_time): ROS time moves exactly as the test
+    says, so a test can count what happens per frame or per period instead of per wall second."""
+
+    def __init__(self, h: Harness, start_ns: int) -> None:
+        from rosgraph_msgs.msg import Clock
+
+        self._h = h
+        self._pub = h.peer.create_publisher(Clock, "/clock", 10)
+        self.now_ns = int(start_ns)
+
+    def set(self, now_ns: int, timeout: float = 10.0) -> None:
+        """Publish `now_ns` until the node's clock shows it."""
+        from rosgraph_msgs.msg import Clock
+
+        from adp_ros.ros.messages import time_msg
+
+        self.now_ns = int(now_ns)
+
+        def arrived() -> bool:
+            self._pub.publish(Clock(clock=time_msg(self.now_ns)))
+            return self._h.now_ns() >= self.now_ns
+
+        assert wait_until(arrived, timeout, 0.02), f"the node's clock did not reach {self.now_ns}"

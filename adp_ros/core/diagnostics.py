@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +39,9 @@ EVENT_LEVELS: dict[str, int] = {
     "configure_failed": ERROR,
 }
 EVENT_KINDS: tuple[str, ...] = tuple(EVENT_LEVELS)
+
+WAITING_LOG_PERIOD_SEC = 10.0
+"""While no synchronised observation arrives, the node logs what it waits for at most this often (ROS time)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,19 @@ def chunk_key_values(record: ChunkRecord) -> list[tuple[str, str]]:
     return kv
 
 
+def waiting_message(inputs: Sequence[tuple[str, int]], idle_sec: float, instruction_topic: str = "") -> str:
+    """The "still waiting" log line: each synchronised input with the messages seen on it so far. A topic at 0
+    is the usual culprit (name, namespace, remapping, QoS); all above 0 means the stamps never match.
+    `instruction_topic`: set when there is no instruction yet."""
+    seen = ", ".join(f"{topic}: {count}" for topic, count in inputs)
+    text = f"waiting for input: no synchronised observation for {idle_sec:.1f} s; messages so far: {seen}"
+    if inputs and all(count > 0 for _, count in inputs):
+        text += " (every input has messages: check their header stamps against sync.slop_sec)"
+    if instruction_topic:
+        text += f"; no instruction yet (task.instruction or {instruction_topic})"
+    return text
+
+
 def chunk_level(record: ChunkRecord, thresholds: Thresholds) -> tuple[int, str]:
     e2e = record.end_to_end_ms
     text = f"chunk {record.index}: {e2e:.1f} ms end-to-end, {'pruned' if record.pruned else 'dense'}"
@@ -286,6 +302,17 @@ class DiagnosticsTracker:
     @property
     def last_event(self) -> Event | None:
         return self._last_event
+
+    def input_idle_ns(self, now_ns: int) -> int | None:
+        """ROS time since the last synchronised observation, or since activation if none came; None while
+        not active."""
+        with self._lock:
+            if self._active_since_ns is None:
+                return None
+            since = self._active_since_ns
+            if self._last_observation_ns is not None:
+                since = max(since, self._last_observation_ns)
+            return int(now_ns) - since
 
     def records(self) -> list[ChunkRecord]:
         with self._lock:

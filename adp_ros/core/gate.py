@@ -358,9 +358,6 @@ class ActionAwareGate:
         else:
             self._window = config.window
 
-    def resize_buffer(self, capacity: int) -> None:
-        self._buffer.resize(capacity)
-
     def reset(self, *, clear_samples: bool = False) -> None:
         """Forget the decision history (new instruction or episode): the next `decide` is a first request.
 

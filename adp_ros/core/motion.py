@@ -3,7 +3,8 @@
 The reference gate measures the simulator's end-effector xyz in metres (`robot0_eef_pos`). A real robot may
 not publish that pose, so three sources feed the same gate:
 
-- `EefPositionSource`: a measured end-effector position (metres). The reference signal.
+- a measured end-effector position (metres, `motion.source: eef_pose`): pushed into the gate as is and measured
+  with `EEF_METRIC`. The reference signal.
 - `IntegratedDeltaSource`: delta-EE policies without a pose topic. The executed actions' translation deltas
   are integrated into a position. Policy deltas are controller units, not metres: `scale_m_per_unit` converts
   them (robosuite OSC_POSE, hence LIBERO, maps ±1 to ±0.05 m per control step). A commanded delta is what the
@@ -129,25 +130,6 @@ class DisplacementMetric:
 
 
 EEF_METRIC = DisplacementMetric(group_sizes=(3,), combine="max", unit="m", group_names=("eef",))
-
-
-def _vector(value: ArrayLike, n: int, what: str) -> NDArray[np.float64]:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.shape != (n,):
-        raise InputError(f"{what}: expected {n} values, got shape {np.shape(value)}")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{what}: {arr.tolist()} has NaN or inf; drop this message")
-    return arr
-
-
-class EefPositionSource:
-    """Measured end-effector position in metres (the reference signal). Orientation is ignored, as there."""
-
-    metric = EEF_METRIC
-    unit: Unit = "m"
-
-    def position(self, xyz: ArrayLike) -> NDArray[np.float64]:
-        return _vector(xyz, 3, "end-effector position (x, y, z in metres)")
 
 
 class IntegratedDeltaSource:

@@ -21,7 +21,7 @@ import inspect
 import math
 import re
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -61,7 +61,7 @@ NODE_NAME = "adp_policy_node"
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
 PROPRIO_SOURCES = ("joint_states", "eef_pose_and_joints")
-CONTROL_MODES = ("chunk_end", "fixed_rate")
+CONTROL_MODES = ("chunk_end", "fixed_rate", "on_observation")
 TRAJECTORY_STARTS = ("publish", "observation")
 OUTPUT_TYPES = ("auto", "joint_trajectory", "multi_dof_joint_trajectory", "float32_multi_array")
 MOTION_SOURCES = ("eef_pose", "predicted_delta", "joint_states")
@@ -408,7 +408,8 @@ _CONTROL = (
         "string",
         "chunk_end",
         "chunk_end: request the next chunk when at most control.lead_steps steps of the current one remain; "
-        "fixed_rate: request at control.query_rate_hz.",
+        "fixed_rate: request at control.query_rate_hz; on_observation: one chunk per new synchronised "
+        "observation, whatever the clock (lockstep simulators that stop time while the policy thinks).",
         choices=CONTROL_MODES,
         live=True,
     ),
@@ -522,8 +523,10 @@ _GATE_SPECS = (
         "gate.preset",
         "string",
         "auto",
-        "Base gate settings; every gate.* field that differs from the 'default' preset overrides it. auto: "
-        "'default_joint' for joint_states motion, else 'default'. 'reference' = the paper's code exactly.",
+        "Base gate settings. A gate.* field overrides it when set while the node runs (any value) or, given "
+        "at start, when it differs from the 'default' preset (config/adp_ros.yaml lists every field at that "
+        "value). auto: 'default_joint' for joint_states motion, else 'default'. 'reference' = the paper's code "
+        "exactly.",
         choices=GATE_PRESET_CHOICES,
         live=True,
     ),
@@ -1117,13 +1120,20 @@ def _unique(name: str, items: Sequence[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _gate_config(v: Mapping[str, Any], motion_source: str) -> tuple[GateConfig, str]:
+def _gate_config(v: Mapping[str, Any], motion_source: str, explicit: Collection[str]) -> tuple[GateConfig, str]:
+    """The preset, overridden by every gate.* field that was set explicitly or differs from 'default'.
+
+    The value test alone cannot tell "set to 0.005" from "left at the default 0.005", so a live set of the
+    'default' preset's value under another preset used to be accepted and ignored; `explicit` settles it.
+    """
     preset = v["gate.preset"]
     if preset == "auto":
         preset = "default_joint" if motion_source == "joint_states" else "default"
     base = get_gate_preset(preset)
     overrides = {
-        f: v[f"gate.{f}"] for f in GATE_FIELDS if f"gate.{f}" in v and v[f"gate.{f}"] != getattr(DEFAULT_GATE, f)
+        f: v[name]
+        for f in GATE_FIELDS
+        if (name := f"gate.{f}") in v and (name in explicit or v[name] != getattr(DEFAULT_GATE, f))
     }
     try:
         return base.replace(**overrides), preset
@@ -1318,8 +1328,12 @@ def _diagnostics(v: Mapping[str, Any], platform: PlatformConfig) -> DiagnosticsS
     )
 
 
-def resolve(values: Mapping[str, Any]) -> ResolvedConfig:
-    """Parameter values (missing ones take their defaults) → validated, resolved configs, or `ConfigError`."""
+def resolve(values: Mapping[str, Any], *, explicit: Collection[str] = ()) -> ResolvedConfig:
+    """Parameter values (missing ones take their defaults) → validated, resolved configs, or `ConfigError`.
+
+    `explicit`: names set on purpose (the node passes those set while it runs); a gate.* field among them
+    overrides `gate.preset` even where its value equals the 'default' preset's.
+    """
     v = check_values(values)
     platform = get_platform(v["model.platform"])
 
@@ -1373,7 +1387,7 @@ def resolve(values: Mapping[str, Any]) -> ResolvedConfig:
 
     if v["gate.motion_source"] == "eef_pose" and not v["topics.eef_pose"]:
         raise param_error("topics.eef_pose", "", "is empty but gate.motion_source is eef_pose", "name the pose topic")
-    gate, gate_preset = _gate_config(v, v["gate.motion_source"])
+    gate, gate_preset = _gate_config(v, v["gate.motion_source"], explicit)
     node = NodeConfig(
         autostart=v["node.autostart"],
         instruction=v["task.instruction"].strip(),

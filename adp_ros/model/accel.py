@@ -1,7 +1,7 @@
 """CUDA graphs for the static-shape stages (vision towers, LLM), captured per shape at warm-up.
 
 Batch-1 inference of this model is launch-bound in eager PyTorch: on an H100 pruning 60 % of the tokens saves
-only ~15 % of eager LLM time (shared research, gpu_anchor.md). ADP's kept count is fixed for a given (ρ, split)
+only ~15 % of eager LLM time (docs/benchmarks.md, "GPU reference"). ADP's kept count is fixed for a given (ρ, split)
 and the prompt length changes only with the instruction, so every sequence length is one of a few constants:
 one graph per shape replays the whole stage with a single launch. Anything that cannot be captured falls back
 to eager with the reason logged once.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from adp_ros.core.errors import CheckpointError
@@ -83,9 +82,6 @@ class OpenVlaOft(nn.Module):
         self.vision_backbone = FusedVisionBackbone(arch.featurizer, arch.fused_featurizer)
         self.projector = FusedMLPProjector(arch.vision_dim, arch.llm.hidden_size)
         self.language_model = LlamaForCausalLM(arch.llm)
-
-    def embed_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.projector(self.vision_backbone(pixel_values))
 
 
 def build_heads(llm_dim: int, action_dim: int, proprio_dim: int) -> tuple[L1RegressionActionHead, ProprioProjector]:

@@ -157,8 +157,10 @@ class OftPolicy:
         self.dims = model_dims(self.arch, self.platform)
         self._tokenizer: PromptTokenizer | None = None
         self._prompt_cache: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        # `random` mode's sampler: seeded from `pruning.random_seed` at its first chunk and again whenever the seed
+        # changes (a live parameter), then one fresh draw per chunk, so a seed replays the same sequence.
         self._generator = torch.Generator(device=self.device)
-        self._generator.manual_seed(0)
+        self._random_seed: int | None = None
         self._causal = config.attention == "causal"
         if config.acceleration == "cuda_graph" and self.device.type != "cuda":
             raise ConfigError("acceleration='cuda_graph' needs a CUDA device; use 'auto' or 'eager'")
@@ -241,6 +243,7 @@ class OftPolicy:
         )
         for prune in prunes:
             self.predict(observation, prune)
+        self._random_seed = None  # warm-up draws must not shift the sequence the first real chunks get
 
     # ---------------------------------------------------------------------------------------------- predict
     def predict(
@@ -279,6 +282,9 @@ class OftPolicy:
                     scores = adp_scores(self.llm, torch.cat([prompt_embeds, stop_embed], dim=1), vision)
                     kept = topk_per_camera(scores, counts, self.patches_per_camera)
                 elif mode == "random":
+                    if prune.random_seed != self._random_seed:
+                        self._generator.manual_seed(prune.random_seed)
+                        self._random_seed = prune.random_seed
                     kept = random_per_camera(counts, self.patches_per_camera, self._generator, self.device)
                 elif mode == "fastv":
                     fastv = FastVPruner(prune.fastv_layer, 1, counts, self.patches_per_camera)

@@ -83,22 +83,23 @@ def build_llm_inputs(
     position_mode: PositionMode = "repacked",
     readout: Readout = "oft",
 ) -> tuple[torch.Tensor, torch.Tensor, SequenceLayout]:
-    """Concatenate the sequence; return (inputs_embeds (1, L, D), position_ids (L,), layout).
+    """Concatenate the sequence; return (inputs_embeds (B, L, D), position_ids (L,), layout).
 
-    prompt_embeds: (1, 1 + T, D) embeddings of BOS + prompt ids. vision: (1, V, D), already pruned when
+    prompt_embeds: (1 or B, 1 + T, D) embeddings of BOS + prompt ids. vision: (B, V, D), already pruned when
     `kept_index` (the kept positions among the dense vision tokens, ascending, on the model device) is given.
     position_mode `repacked` numbers 0…L′−1 (the reference); `original` keeps each token's dense RoPE position.
     """
     _, n_prompt, dim = prompt_embeds.shape
-    n_vision = vision.shape[1]
+    batch, n_vision = vision.shape[0], vision.shape[1]
     dense = n_vision if num_vision_dense is None else num_vision_dense
-    parts = [prompt_embeds[:, :1], vision]
+    prompt = prompt_embeds.expand(batch, -1, -1)  # one prompt for the batch (training), or per sample
+    parts = [prompt[:, :1], vision]
     if proprio is not None:
-        parts.append(proprio.reshape(1, 1, dim))
+        parts.append(proprio.reshape(batch, 1, dim))
     parts += [
-        prompt_embeds[:, 1:],
-        prompt_embeds.new_zeros(1, num_action, dim),
-        stop_embed.reshape(1, 1, dim),
+        prompt[:, 1:],
+        prompt_embeds.new_zeros(batch, num_action, dim),
+        stop_embed.reshape(-1, 1, dim).expand(batch, 1, dim),
     ]
     embeds = torch.cat(parts, dim=1)
     layout = SequenceLayout(

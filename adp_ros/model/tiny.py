@@ -22,8 +22,6 @@ from adp_ros.core.platform import PlatformConfig
 if TYPE_CHECKING:
     import torch
 
-ARCH_FILE = "tiny_timm_models.json"  # defined here, not in vision.py: `adp-ros --help` must not import torch
-
 TOKENIZER_CORPUS = (
     "put both the alphabet soup and the tomato sauce in the basket",
     "pick up the black bowl between the plate and the ramekin and place it on the plate",
@@ -266,6 +264,7 @@ def make_tiny_checkpoint(out_dir: Path, platform: PlatformConfig, spec: TinySpec
     from safetensors.torch import save_file
 
     from adp_ros.model.openvla_oft import OpenVlaOft, VlaArchitecture, build_heads
+    from adp_ros.model.vision import ARCH_FILE  # here, not at the top: `adp-ros --help` must not import torch
 
     spec = spec or TinySpec()
     out_dir = Path(out_dir)

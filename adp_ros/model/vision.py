@@ -18,7 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from adp_ros.core.errors import CheckpointError
-from adp_ros.model.tiny import ARCH_FILE  # per-checkpoint description of tower ids not in RELEASED_TOWERS
+
+ARCH_FILE = "tiny_timm_models.json"
+"""Per-checkpoint description of tower ids not in RELEASED_TOWERS (read by `resolve_tower`, written by `tiny.py`)."""
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,6 @@ def level_byte(level: int) -> bytes:
     return LEVEL_BYTES[level]
 
 
-def level_int(level: bytes | int) -> int:
-    """DiagnosticStatus.level (bytes in rclpy) → 0..3."""
-    return level[0] if isinstance(level, (bytes, bytearray)) else int(level)
-
-
 def status(
     name: str, hardware_id: str, level: int, message: str, values: Iterable[tuple[str, str]]
 ) -> DiagnosticStatus:

@@ -270,6 +270,40 @@ def chunk_to_multi_dof_trajectory(
     return msg
 
 
+def multi_dof_trajectory_to_chunk(
+    msg: MultiDOFJointTrajectory,
+    *,
+    eef_joint_name: str = "end_effector",
+    gripper_joint_name: str = "gripper",
+    translation_scale: float = 1.0,
+    rotation_scale: float = 1.0,
+) -> tuple[np.ndarray, list[int]]:
+    """Inverse of `chunk_to_multi_dof_trajectory` (for consumers: the simulated arm, demonstration recording):
+    (steps × 7 actions in policy units, time_from_start of each point in ns). Without a gripper joint the last
+    column is NaN."""
+    names = list(msg.joint_names)
+    if eef_joint_name not in names:
+        raise InputError(f"trajectory joints {names} lack the end-effector joint {eef_joint_name!r}")
+    eef = names.index(eef_joint_name)
+    grip = names.index(gripper_joint_name) if gripper_joint_name in names else None
+    rows, times = [], []
+    for k, point in enumerate(msg.points):
+        if len(point.transforms) != len(names):
+            raise InputError(f"point {k} has {len(point.transforms)} transforms for {len(names)} joints")
+        t = point.transforms[eef]
+        q = t.rotation
+        rotvec = quaternion_to_axis_angle((q.x, q.y, q.z, q.w)) / rotation_scale
+        g = point.transforms[grip].translation.x if grip is not None else math.nan
+        row = [t.translation.x / translation_scale, t.translation.y / translation_scale]
+        row += [t.translation.z / translation_scale, *rotvec.tolist(), g]
+        rows.append(row)
+        times.append(duration_ns(point.time_from_start))
+    actions = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+    if not np.isfinite(actions[:, :6]).all():
+        raise InputError("trajectory holds NaN or inf")
+    return actions, times
+
+
 def chunk_to_float32_multi_array(actions: np.ndarray) -> Float32MultiArray:
     arr = _check_chunk(actions)
     steps, dim = arr.shape

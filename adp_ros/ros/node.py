@@ -3,7 +3,8 @@
 Lifecycle: configure = read and validate every parameter, load the checkpoint, warm up, create topics;
 activate = start the inference worker and publishing; deactivate = stop it (and the arm: an empty trajectory)
 without unloading; cleanup = unload. `node.autostart` (or `adp_node --autostart`) runs configure + activate at
-start, for installs without lifecycle tools.
+start, for installs without lifecycle tools. A transition that is not valid from the current state is answered
+success=false and changes nothing; after the shutdown transition `main` exits (code 0).
 
 Threads: subscription callbacks store only the newest synchronised observation (`core.worker.LatestSlot`); one
 worker thread runs the policy (`core.worker.ChunkRunner`: staleness → gate → policy → guard) and publishes.
@@ -13,6 +14,10 @@ seven; `test/ros/test_bag_replay_node.py` with the executor swapped).
 Time is ROS time everywhere (header stamps and `get_clock()`), so `use_sim_time` replay behaves like the robot.
 Commands start disabled: chunks go to the preview topic only until `~/enable` (std_srvs/SetBool) or
 `safety.enable_on_activate`; `safety.dry_run` forbids commanding altogether.
+A request that publishes no chunk (stale, refused, model error) is retried after the back-off of
+`core.worker.ChunkScheduler`, counted as `failed_attempts` in the diagnostics. While active without a
+synchronised observation, the node logs the input topics with the messages seen on each (every
+`core.diagnostics.WAITING_LOG_PERIOD_SEC`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,13 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool
 
 from adp_ros.core.debug_image import policy_view, shade_pruned
-from adp_ros.core.diagnostics import EVENT_LEVELS, DiagnosticsTracker, Thresholds
+from adp_ros.core.diagnostics import (
+    EVENT_LEVELS,
+    WAITING_LOG_PERIOD_SEC,
+    DiagnosticsTracker,
+    Thresholds,
+    waiting_message,
+)
 from adp_ros.core.errors import AdpRosError, ConfigError, InputError
 from adp_ros.core.params import NODE_NAME, ResolvedConfig, require_checkpoint
 from adp_ros.core.safety import ActionGuard, CommandGate, check_staleness
@@ -64,6 +75,8 @@ from adp_ros.ros.sync import create_approximate_sync
 
 _POLL_SEC = 0.02
 """Longest the worker sleeps between looks at ROS time (sim time may jump)."""
+_FINALIZED_LINGER_SEC = 0.5
+"""Spin this long after the shutdown transition before exiting, so its ChangeState answer gets out."""
 
 
 class AdpPolicyNode(LifecycleNode):
@@ -73,8 +86,12 @@ class AdpPolicyNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self._state = "unconfigured"
         declare_all(self)
+        self._explicit: set[str] = set()
+        """Parameters set after start (services, the instruction topic): they win over gate.preset."""
         self.add_on_set_parameters_callback(
-            ParameterValidator(self, lambda: self._state != "unconfigured", self._check_against_model)
+            ParameterValidator(
+                self, lambda: self._state != "unconfigured", self._check_against_model, lambda: self._explicit
+            )
         )
         self.add_post_set_parameters_callback(self._on_parameters_set)
         self._config: ResolvedConfig | None = None
@@ -88,16 +105,18 @@ class AdpPolicyNode(LifecycleNode):
         self._commands = CommandGate(dry_run=False, enabled=False)
         self._tracker = DiagnosticsTracker()
         self._chunk_index = 0
+        self._next_waiting_log_ns: int | None = None
         self._hardware_id = "adp_ros"
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS_QOS)
         period = self.get_parameter("diagnostics.period_sec").value
         self._diag_timer = self.create_timer(period, self.publish_status)
         self.create_service(SetBool, "~/enable", self._on_enable)
+        self._service_change_state.callback = self._guarded_change_state(self._service_change_state.callback)
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            cfg = read_config(self)
+            cfg = read_config(self, self._explicit)
             require_checkpoint(cfg.node)
             self._load_policy(cfg)
             self._create_io(cfg)
@@ -150,8 +169,8 @@ class AdpPolicyNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
-        if self._state == "active":
-            self._disable_commands("shutting down")
+        if self._state == "active":  # main exits next: make sure the controller got the stop
+            self._disable_commands("shutting down", wait_acked=True)
         self._teardown()
         self._state = "finalized"
         return TransitionCallbackReturn.SUCCESS
@@ -161,6 +180,27 @@ class AdpPolicyNode(LifecycleNode):
         self._teardown()
         self._state = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
+
+    def _guarded_change_state(self, change_state: Any) -> Any:
+        """Wrap rclpy's ChangeState handler: a transition id not valid from the current state (activate while
+        unconfigured, configure while active) raises RCLError out of the executor, which ended the process
+        with no answer to the client. rcl rejects it before any callback runs, so nothing has changed:
+        answer success=false and keep running."""
+        from rclpy.impl.implementation_singleton import rclpy_implementation
+
+        def handle(request: Any, response: Any) -> Any:
+            try:
+                return change_state(request, response)
+            except rclpy_implementation.RCLError:
+                valid = sorted({t[1] for t in self._state_machine.available_transitions})
+                self.get_logger().warning(
+                    f"~/change_state: transition {request.transition.id} is not valid from {self._state!r} "
+                    f"(valid: {', '.join(valid) or 'none'}); refused, nothing changed"
+                )
+                response.success = False
+                return response
+
+        return handle
 
     def start_up(self) -> bool:
         """configure + activate (what `node.autostart` does); True when active."""
@@ -196,12 +236,16 @@ class AdpPolicyNode(LifecycleNode):
             # With the configured instruction, the graphs captured here are the ones the first chunks replay.
             prunes = [None] if cfg.prune.mode == "dense" else [None, cfg.prune]
             self._policy.warmup(prunes, instruction=cfg.node.instruction or None)
-        device = self._policy.device
-        self._hardware_id = cfg.node.diagnostics.hardware_id or str(device)
-        if not cfg.node.diagnostics.hardware_id and device.type == "cuda":
-            import torch
+        self._hardware_id = self._hardware_label(cfg.node.diagnostics.hardware_id)
 
-            self._hardware_id = f"{device} ({torch.cuda.get_device_name(device)})"
+    def _hardware_label(self, hardware_id: str) -> str:
+        """`diagnostics.hardware_id`, or the policy's device (with the GPU's name) when empty."""
+        device = self._policy.device
+        if hardware_id or device.type != "cuda":
+            return hardware_id or str(device)
+        import torch
+
+        return f"{device} ({torch.cuda.get_device_name(device)})"
 
     def _check_against_model(self, cfg: ResolvedConfig) -> None:
         if self._policy is not None:
@@ -286,10 +330,11 @@ class AdpPolicyNode(LifecycleNode):
             self.get_logger().warning(f"instruction rejected: {result.reason}")
 
     def _on_parameters_set(self, parameters: list[Parameter]) -> None:
+        self._explicit.update(p.name for p in parameters)
         if self._state == "unconfigured":
             return  # read at configure
         try:
-            self._config = read_config(self)
+            self._config = read_config(self, self._explicit)
         except ConfigError as exc:  # validated by ParameterValidator; only a bug gets here
             self.get_logger().error(f"accepted parameters do not resolve: {exc}")
             return
@@ -333,6 +378,8 @@ class AdpPolicyNode(LifecycleNode):
     def _worker_loop(self) -> None:
         while not self._stop.is_set():
             now = self._now_ns()
+            if self._config is not self._applied:  # a live change may cure what failed: no back-off
+                self._scheduler.retry_now()
             if not self._scheduler.due(now):
                 self._stop.wait(seconds_until(self._scheduler.request_time_ns(), now, _POLL_SEC))
                 continue
@@ -362,6 +409,8 @@ class AdpPolicyNode(LifecycleNode):
             self._guard = ActionGuard(n.safety.guard)
         self._scheduler.reconfigure(ScheduleConfig.from_control(n.control))
         self._tracker.thresholds = Thresholds.from_settings(n.diagnostics)
+        if old is None or old.node.diagnostics.hardware_id != n.diagnostics.hardware_id:
+            self._hardware_id = self._hardware_label(n.diagnostics.hardware_id)
         self._applied = cfg
 
     def _predict(self, images: Any, proprio: Any, instruction: str, prune: Any) -> Any:
@@ -462,6 +511,7 @@ class AdpPolicyNode(LifecycleNode):
     def counters(self) -> dict[str, int]:
         stats = self._sync.stats() if self._sync is not None else None
         runner = getattr(self, "_runner", None)
+        scheduler = getattr(self, "_scheduler", None)
         cams = len(self._config.node.topics.cameras) if self._config is not None else 0
         return {
             "observations_received": self._slot.received,
@@ -472,6 +522,10 @@ class AdpPolicyNode(LifecycleNode):
             "sync_dropped_state": sum(stats.dropped[cams:]) if stats else 0,
             "sync_queued": sum(stats.queued) if stats else 0,
             "motion_samples_dropped": runner.dropped_motion_samples if runner else 0,
+            # Chunk requests, and those that published nothing (each one delays the next: ChunkScheduler).
+            "chunk_attempts": scheduler.attempts if scheduler else 0,
+            "failed_attempts": scheduler.failed_attempts if scheduler else 0,
+            "consecutive_failures": scheduler.consecutive_failures if scheduler else 0,
         }
 
     def _counter_kv(self) -> list[tuple[str, str]]:
@@ -490,6 +544,26 @@ class AdpPolicyNode(LifecycleNode):
     def publish_status(self) -> None:
         """The ~1 Hz `/diagnostics` status (timer callback; also callable)."""
         self._diag_pub.publish(diag.snapshot_array(self.diagnostics_snapshot(), hardware_id=self._hardware_id))
+        self._log_waiting()
+
+    def _log_waiting(self) -> None:
+        """While active without a synchronised observation for `diagnostics.input_timeout_sec`, log the inputs
+        and the messages seen on each, once per wait and then every WAITING_LOG_PERIOD_SEC of ROS time: a node
+        started alone otherwise went silent after "active" (issue 13)."""
+        cfg, sync = self._config, self._sync
+        now = self._now_ns()
+        idle = self._tracker.input_idle_ns(now) if self._state == "active" else None
+        if cfg is None or sync is None or idle is None or idle <= cfg.node.diagnostics.input_timeout_sec * 1e9:
+            self._next_waiting_log_ns = None
+            return
+        due = self._next_waiting_log_ns
+        if due is not None and now < due and due - now <= WAITING_LOG_PERIOD_SEC * 1e9:  # not due, not time-warped
+            return
+        self._next_waiting_log_ns = now + int(WAITING_LOG_PERIOD_SEC * 1e9)
+        counts = sync.stats().received
+        inputs = [(sub.topic_name, n) for sub, n in zip(sync.subscriptions, counts, strict=True)]
+        missing = "" if cfg.node.instruction else self.resolve_topic_name(cfg.node.topics.instruction)
+        self.get_logger().info(waiting_message(inputs, idle / 1e9, missing))
 
 
 class _StopRequest:
@@ -540,8 +614,13 @@ def main(args: list[str] | None = None) -> int:
             return 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        while not stop.event.is_set() and rclpy.ok():
+        while not stop.event.is_set() and rclpy.ok() and node.lifecycle_state != "finalized":
             executor.spin_once(timeout_sec=0.1)
+        if node.lifecycle_state == "finalized":  # the shutdown transition: nothing left to do but exit
+            node.get_logger().info("finalized by the shutdown transition; exiting")
+            linger_until = time.monotonic() + _FINALIZED_LINGER_SEC
+            while time.monotonic() < linger_until and rclpy.ok():
+                executor.spin_once(timeout_sec=0.05)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (AdpRosError, ParameterException) as exc:

@@ -14,7 +14,7 @@ Unconfigured, only per-parameter checks run (configure checks the whole).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -114,9 +114,10 @@ def read_values(node: Any, specs: Iterable[ParamSpec] = SPECS) -> dict[str, Any]
     return out
 
 
-def read_config(node: Any) -> ResolvedConfig:
-    """All parameters → validated configs (`ConfigError` naming the parameter otherwise)."""
-    return resolve(read_values(node))
+def read_config(node: Any, explicit: Collection[str] = ()) -> ResolvedConfig:
+    """All parameters → validated configs (`ConfigError` naming the parameter otherwise). `explicit`: names
+    set on purpose, see `params.resolve`."""
+    return resolve(read_values(node), explicit=explicit)
 
 
 class ParameterValidator:
@@ -127,11 +128,14 @@ class ParameterValidator:
         node: Any,
         is_configured: Callable[[], bool],
         check_model: Callable[[ResolvedConfig], None] | None = None,
+        explicit: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self._node = node
         self._is_configured = is_configured
         self._check_model = check_model
         """Model-dependent checks (e.g. FastV's layer against the loaded LLM's depth), once configured."""
+        self._explicit = explicit
+        """Names set explicitly so far: checked as the node will resolve them once the change is in."""
 
     def __call__(self, parameters: list[Parameter]) -> SetParametersResult:
         changes = {p.name: plain(p.value) for p in parameters if p.name in SPEC_BY_NAME}
@@ -162,7 +166,7 @@ class ParameterValidator:
             )
         merged = dict(current)
         merged.update(changes)
-        resolved = resolve(merged)
+        resolved = resolve(merged, explicit={*self._explicit(), *changes})
         if self._check_model is not None:
             self._check_model(resolved)
 

@@ -5,12 +5,15 @@ stage and whole chunk), the FLOPs ratio it should approach, and the action devia
 everything to a JSON file.
 
 Rows: `static`, `random` and `fastv` prune every chunk at each keep ratio; `adp` runs the action-aware gate over
-a synthetic pick-and-place end-effector trajectory, so its row averages the dense and pruned chunks the gate chose
-(pruned fraction shown).
+a synthetic pick-and-place end-effector trajectory, so its row mixes the dense and pruned chunks the gate chose
+(pruned fraction shown): its times are the median dense chunk and the median pruned chunk of that row, weighted by
+the pruned fraction (what a run costs per chunk; the plain median of a mix is one of the two). Every time and
+speed-up is computed from these medians. All rows run interleaved over the whole run.
 
 Sizes: without --model a mid-size random checkpoint is built (CPU-friendly: the LLM dominates, so speed-ups are
 visible); --model DIR times a real checkpoint; --full builds the full-size architecture with random weights
-directly on the device (CUDA, ~16 GB in bf16).
+directly on the device (CUDA, ~16 GB in bf16). --quick: fewer chunks (one ρ, 3 timed chunks, a 12-chunk gate
+run), for a first look; the run's expected duration is printed before the timed chunks start.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.tools.common import float_list
 
 STAGE_NAMES = (*MODEL_STAGES, "total")
+# Defaults of the full run and of --quick; an explicit flag wins over both.
+FULL_RUN = {"keep_ratios": [0.3, 0.5, 0.7], "iters": 10, "warmup": 2, "gate_chunks": 24}
+QUICK_RUN = {"keep_ratios": [0.5], "iters": 3, "warmup": 1, "gate_chunks": 12}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full", action="store_true", help="full-size architecture, random weights (CUDA)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="libero")
     parser.add_argument("--modes", default="dense,adp,static,random,fastv", help="comma-separated modes")
-    parser.add_argument("--keep-ratios", type=float_list, default=[0.3, 0.5, 0.7], help="ρ values, e.g. 0.3,0.5")
-    parser.add_argument("--iters", type=int, default=10, help="timed chunks per row (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed chunks per row first (default 2)")
-    parser.add_argument("--gate-chunks", type=int, default=24, help="chunks in the ADP gated run (default 24)")
+    parser.add_argument("--keep-ratios", type=float_list, help="ρ values, e.g. 0.3,0.5 (default 0.3,0.5,0.7)")
+    parser.add_argument("--iters", type=int, help="timed chunks per row (default 10)")
+    parser.add_argument("--warmup", type=int, help="untimed chunks per row first (default 2)")
+    parser.add_argument("--gate-chunks", type=int, help="chunks in the ADP gated run (default 24)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run: ρ 0.5, 3 timed chunks after 1 warm-up, a 12-chunk gate run (flags above still win)",
+    )
     parser.add_argument(
         "--fastv-layer",
         type=int,
@@ -61,6 +72,8 @@ class Row:
     mode: str
     keep_ratio: float
     timings: dict[str, list[float]] = field(default_factory=dict)
+    pruned: list[bool] = field(default_factory=list)
+    """Per timed chunk, whether it ran pruned (in the order of `timings`)."""
     vision_tokens: float = 0.0
     sequence: float = 0.0
     tflops_total: float = 0.0
@@ -69,7 +82,15 @@ class Row:
     pruned_fraction: float = 0.0
 
     def median(self, stage: str) -> float:
-        return statistics.median(self.timings[stage])
+        """The median chunk; for a row mixing dense and pruned chunks (`adp`), the median of each kind weighted
+        by how often the row ran it: the plain median of a two-valued mix is one of the two, not a run's cost."""
+        times = self.timings[stage]
+        if len(self.pruned) != len(times) or all(self.pruned) or not any(self.pruned):
+            return statistics.median(times)
+        pruned = [t for t, p in zip(times, self.pruned, strict=True) if p]
+        dense = [t for t, p in zip(times, self.pruned, strict=True) if not p]
+        fraction = len(pruned) / len(times)
+        return fraction * statistics.median(pruned) + (1 - fraction) * statistics.median(dense)
 
     def p90(self, stage: str) -> float:
         return float(np.percentile(self.timings[stage], 90))
@@ -94,6 +115,33 @@ def mid_size_spec():
         llm_heads=16,
         llm_intermediate=4096,
     )
+
+
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU model ("AMD EPYC 7B13"): `platform.processor()` is empty on Linux, so /proc/cpuinfo first."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return host.processor() or host.machine()
+
+
+def interleave(lengths: list[int]) -> list[tuple[int, int]]:
+    """(row, chunk) in run order: every row's chunks spread evenly over the whole run, so slow drifts and other
+    processes hit every row alike, whatever their lengths (the gated row runs more chunks than the others)."""
+    rounds = max(lengths, default=0)
+    order = []
+    for r in range(rounds):
+        for i, n in enumerate(lengths):
+            order += [(i, k) for k in range(r * n // rounds, (r + 1) * n // rounds)]
+    return order
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def pick_and_place_trajectory(n_chunks: int, chunk_len: int) -> np.ndarray:
@@ -148,12 +196,18 @@ def run(args: argparse.Namespace) -> int:
     from adp_ros.core.pruning import PRUNE_MODES, PruneConfig
     from adp_ros.model.policy import Observation
 
+    for key, value in (QUICK_RUN if args.quick else FULL_RUN).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for m in modes:
         if m not in PRUNE_MODES:
             raise InputError(f"unknown mode {m!r} in --modes (choose from {', '.join(PRUNE_MODES)})")
-    if args.iters < 1 or args.warmup < 0:
-        raise InputError("--iters must be >= 1 and --warmup >= 0")
+    if args.iters < 1 or args.gate_chunks < 1 or args.warmup < 0:
+        raise InputError(
+            f"--iters {args.iters}, --gate-chunks {args.gate_chunks}, --warmup {args.warmup}: the first two must be "
+            ">= 1, --warmup >= 0"
+        )
     platform = get_platform(args.preset)
     with tempfile.TemporaryDirectory() as tmp:
         policy, what = _build_policy(args, platform, Path(tmp))
@@ -169,7 +223,10 @@ def run(args: argparse.Namespace) -> int:
         configs: list[tuple[str, float]] = []
         for mode in modes:
             configs += [("dense", 1.0)] if mode == "dense" else [(mode, r) for r in args.keep_ratios]
-        dense_actions = policy.predict(obs).normalized_actions
+        dense_actions = policy.predict(obs).normalized_actions  # the first call also sets things up: not timed
+        start = time.perf_counter()
+        policy.predict(obs)
+        dense_sec = time.perf_counter() - start
         gate_states = [
             d.is_pruned
             for d in replay_trajectory(
@@ -178,7 +235,6 @@ def run(args: argparse.Namespace) -> int:
                 get_gate_preset("default"),
             )[: args.gate_chunks]
         ]
-        # Rows are interleaved chunk by chunk, so slow drifts and other processes hit every row alike.
         schedules = [gate_states if mode == "adp" else [mode != "dense"] * args.iters for mode, _ in configs]
         prunes = [
             None if mode == "dense" else PruneConfig(mode=mode, keep_ratio=ratio, fastv_layer=args.fastv_layer)
@@ -188,28 +244,32 @@ def run(args: argparse.Namespace) -> int:
         keys = ("dev", "fl", "ft", "tok", "seq", "pruned")
         samples: list[dict[str, list[float]]] = [{k: [] for k in keys} for _ in configs]
         total = len(configs) * args.warmup + sum(len(s) for s in schedules)
+        print(
+            f"adp-ros bench: {len(configs)} rows, {total} chunks; one dense chunk took {dense_sec:.2f} s, so about "
+            f"{_duration(total * dense_sec)} (pruned chunks are faster){'' if args.quick else '; --quick: shorter'}",
+            file=sys.stderr,
+        )
         progress = tqdm(total=total, desc="bench", unit="chunk", file=sys.stderr, leave=False)
         for _ in range(args.warmup):
             for prune in prunes:
                 policy.predict(obs, prune)
                 progress.update()
-        for step in range(max(len(s) for s in schedules)):
-            for i, prune in enumerate(prunes):
-                if step >= len(schedules[i]):
-                    continue
-                out = policy.predict(obs, prune.for_chunk(schedules[i][step]) if prune else None)
-                for s in STAGE_NAMES:
-                    rows[i].timings[s].append(out.timings_ms.get(s, 0.0))
-                for key, value in (
-                    ("dev", float(np.abs(out.normalized_actions - dense_actions).max())),
-                    ("fl", out.flops.llm),
-                    ("ft", out.flops.total),
-                    ("tok", out.tokens.vision_kept),
-                    ("seq", out.tokens.sequence),
-                    ("pruned", float(out.pruned)),
-                ):
-                    samples[i][key].append(value)
-                progress.update()
+        for i, step in interleave([len(s) for s in schedules]):
+            prune = prunes[i]
+            out = policy.predict(obs, prune.for_chunk(schedules[i][step]) if prune else None)
+            for s in STAGE_NAMES:
+                rows[i].timings[s].append(out.timings_ms.get(s, 0.0))
+            rows[i].pruned.append(bool(out.pruned))
+            for key, value in (
+                ("dev", float(np.abs(out.normalized_actions - dense_actions).max())),
+                ("fl", out.flops.llm),
+                ("ft", out.flops.total),
+                ("tok", out.tokens.vision_kept),
+                ("seq", out.tokens.sequence),
+                ("pruned", float(out.pruned)),
+            ):
+                samples[i][key].append(value)
+            progress.update()
         for row, sample in zip(rows, samples, strict=True):
             row.vision_tokens = float(np.mean(sample["tok"]))
             row.sequence = float(np.mean(sample["seq"]))
@@ -225,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         "model": what,
         "preset": platform.name,
         "device": str(policy.device),
-        "device_name": torch.cuda.get_device_name(policy.device) if policy.device.type == "cuda" else host.processor(),
+        "device_name": torch.cuda.get_device_name(policy.device) if policy.device.type == "cuda" else cpu_name(),
         "dtype": str(policy.dtype).removeprefix("torch."),
         "acceleration": "cuda_graph" if policy.graphs.enabled else "eager",
         "torch": torch.__version__,
@@ -235,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "gate_preset": "default",
         "gate_chunks": args.gate_chunks,
+        "quick": args.quick,
     }
     args.json.write_text(json.dumps({"meta": meta, "rows": report}, indent=2))
     _print(meta, report)
@@ -259,10 +320,9 @@ def _report(rows: list[Row], dense: Row | None) -> list[dict]:
             "action_deviation_vs_dense": r.action_deviation,
         }
         if dense is not None:
-            # A gated row mixes dense and pruned chunks: its median is one of the two; the mean is what a run costs.
-            center = statistics.fmean if r.mode == "adp" else statistics.median
-            entry["speedup_llm"] = center(dense.timings["llm"]) / center(r.timings["llm"])
-            entry["speedup_total"] = center(dense.timings["total"]) / center(r.timings["total"])
+            # From the medians the table prints (`Row.median`: a gated row weights its dense and pruned medians).
+            entry["speedup_llm"] = dense.median("llm") / r.median("llm")
+            entry["speedup_total"] = dense.median("total") / r.median("total")
             entry["flops_ratio_llm"] = dense.tflops_llm / r.tflops_llm
             entry["flops_ratio_total"] = dense.tflops_total / r.tflops_total
             entry["llm_efficiency"] = entry["speedup_llm"] / entry["flops_ratio_llm"]
@@ -271,11 +331,12 @@ def _report(rows: list[Row], dense: Row | None) -> list[dict]:
 
 
 def _print(meta: dict, report: list[dict]) -> None:
+    device = f"{meta['device']} ({meta['device_name']})" if meta["device_name"] else meta["device"]
     print(
-        f"adp-ros bench: {meta['model']}, {meta['preset']}, {meta['device']} ({meta['device_name']}), "
+        f"adp-ros bench: {meta['model']}, {meta['preset']}, {device}, "
         f"{meta['dtype']}, {meta['acceleration']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"median of {meta['iters']} after {meta['warmup']} warm-up (adp rows: speed-ups of means over the gate's "
-        f"{meta['gate_chunks']} chunks)"
+        f"median of {meta['iters']} after {meta['warmup']} warm-up (adp rows: the gate's {meta['gate_chunks']} "
+        f"chunks, dense and pruned medians weighted by the pruned fraction){', --quick' if meta['quick'] else ''}"
     )
     header = (
         f"{'mode':<7}{'ρ':>5}{'pruned':>7}{'vis tok':>8}{'seq':>6}{'TFLOP':>8}{'vision':>8}{'score':>7}"

@@ -17,9 +17,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "adp_ros.tools.make_tiny_model",
         "write a small random checkpoint in the released layout",
     ),
+    "prompt": ("adp_ros.tools.prompt_cli", "show the prompt token ids the policy uses for an instruction"),
     "gate": ("adp_ros.tools.gate_cli", "run the action-aware gate alone over an end-effector trajectory"),
     "bench": ("adp_ros.tools.bench", "time dense / ADP / static / random / FastV side by side"),
     "bag": ("adp_ros.tools.bag_cli", "synthesise, play, record and evaluate rosbag2 files"),
+    "sim": ("adp_ros.tools.sim_cli", "closed loop in the LIBERO simulator: success per pruning mode, demonstrations"),
+    "train": ("adp_ros.tools.train", "train a tiny OFT-architecture checkpoint on the CPU from demonstration bags"),
     "params": ("adp_ros.tools.gen_params", "print or regenerate the parameter YAML and README table"),
 }
 
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except AdpRosError as exc:
-        print(f"adp-ros {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{getattr(args, '_prog', f'adp-ros {args.command}')}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def add_subcommands(
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.add_arguments(p)
-        p.set_defaults(**{run_key: command.run})
+        # `_prog` ("adp-ros bag eval"): the innermost sub-parser's default wins, so errors name the whole command.
+        p.set_defaults(**{run_key: command.run, "_prog": p.prog})
 
 
 def float_list(text: str) -> list[float]:
@@ -45,15 +47,39 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def reject_directory(path: str | Path, what: str, expected: str, suffixes: tuple[str, ...] = ()) -> None:
+    """An InputError when `path` is a directory where a file is expected; names up to three candidates inside."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    try:
+        inside = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    except OSError:
+        inside = []
+    hint = f" (it holds {', '.join(inside[:3])}{', ...' if len(inside) > 3 else ''})" if inside else ""
+    raise InputError(f"{what} {path} is a directory; {expected}{hint}")
+
+
 def read_rgb(path: str):
-    """An image file as H×W×3 uint8 RGB."""
+    """An image file as H×W×3 uint8 RGB. A grayscale file is used with its grey in R, G and B (a notice says so)."""
     import cv2
 
+    reject_directory(path, "image", "pass an image file (PNG, JPEG, ...)", IMAGE_SUFFIXES)
     if not Path(path).is_file():
         raise InputError(f"image file {path} does not exist")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"{path} is not an image OpenCV can read (PNG, JPEG, ...)")
+    stored = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # decoded again: IMREAD_COLOR hides how the file stores it
+    if stored is not None and (stored.ndim == 2 or stored.shape[2] == 1):
+        print(
+            f"note: {path} is a grayscale image; its grey is copied into R, G and B (the policy was trained on "
+            "colour camera frames)",
+            file=sys.stderr,
+        )
     return image[..., ::-1].copy()
 
 

@@ -9,7 +9,7 @@ summary to stdout.
 
 Commands are enabled into the node's own ~/command topic, where a local sink counts them: no controller
 listens, so nothing moves (--dry-run keeps them on ~/preview only). Network: when ROS_AUTOMATIC_DISCOVERY_RANGE
-is unset it is set to LOCALHOST, so nothing on the LAN sees the demo (`make demo` also runs it inside
+is unset it is set to LOCALHOST, so nothing on the LAN sees the demo (`make demo-streams` also runs it inside
 scripts/isolated, a loopback-only network namespace); --lan leaves it unset.
 
 examples:
@@ -67,7 +67,7 @@ def _network(lan: bool) -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         progress("ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST: DDS discovery stays on this host")
     if not os.environ.get("ADP_ROS_ISOLATED"):
-        progress("tip: `make demo` runs this inside scripts/isolated (a loopback-only network namespace)")
+        progress("tip: `make demo-streams` runs this inside scripts/isolated (a loopback-only network namespace)")
 
 
 def _prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path, str]:

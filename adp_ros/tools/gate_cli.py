@@ -26,6 +26,7 @@ import numpy as np
 
 from adp_ros.core.errors import InputError, closest
 from adp_ros.core.gate import GATE_PRESETS, GateConfig, GateDecision, get_gate_preset, replay_trajectory
+from adp_ros.tools.common import reject_directory
 
 # CLI flag -> GateConfig field (one flag per gate parameter; None keeps the preset's value).
 _FIELD_FLAGS: dict[str, str] = {
@@ -81,6 +82,7 @@ def build_config(args: argparse.Namespace) -> GateConfig:
 
 
 def _read_json(path: Path) -> Any:
+    reject_directory(path, "trajectory", f"pass --trajectory FILE.json with {_EXAMPLE}", (".json",))
     if not path.is_file():
         raise InputError(f"trajectory file {str(path)!r} not found; pass --trajectory FILE.json with {_EXAMPLE}")
     try:

@@ -110,7 +110,8 @@ def markdown() -> str:
         "  is checked together with all other values, so it must leave the whole configuration valid.",
         "- Parameters are strictly typed: doubles need a decimal point (`-p pruning.keep_ratio:=0.5`,",
         "  `gate.min_step: 0.0`).",
-        "- `gate.*` fields that differ from the `default` gate preset override `gate.preset`.",
+        "- `gate.*` fields override `gate.preset` when set while the node runs (whatever the value) or, given at",
+        "  start, when they differ from the `default` gate preset.",
         "",
     ]
     for group in GROUPS:

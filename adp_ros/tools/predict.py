@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -36,7 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="camera image, once per camera in the model's order (primary first, then wrists)",
     )
-    parser.add_argument("--proprio", type=float_list, required=True, help="raw proprio, comma-separated")
+    parser.add_argument(
+        "--proprio",
+        type=float_list,
+        nargs="+",
+        action=_FlatNumbers,
+        required=True,
+        help="raw proprio, comma- or space-separated (negative values too: --proprio -0.1,0.2,...)",
+    )
+    # argparse takes '-0.1,0.2' for an option (its negative-number pattern has no commas, 'expected one
+    # argument'); this parser has no option that looks like a number, so any number list is a value.
+    parser._negative_number_matcher = _NUMBER_LIST
     task = parser.add_mutually_exclusive_group(required=True)
     task.add_argument("--instruction", help="task in words (tokenised with the checkpoint's tokenizer)")
     task.add_argument("--input-ids", type=int_list, help="prompt token ids, BOS first, e.g. 1,512,29901,...")
@@ -69,6 +80,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run N times and report the last run's timings (the first run pays warm-up costs)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+_NUMBER_LIST = re.compile(r"^-\.?\d[\d.,eE+\-\s]*$")
+"""A number or comma list that starts with a minus sign: a value, not an option."""
+
+
+class _FlatNumbers(argparse.Action):
+    """`--proprio -0.1,0.2` and `--proprio -0.1 0.2` (and mixes of both) → one flat list of floats."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values, option_string=None):
+        setattr(namespace, self.dest, [v for chunk in values for v in chunk])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,6 +40,19 @@ def test_random_selection_has_the_adp_budget_and_varies(libero_policy, obs):
     assert first.scores is None and first.pruned
 
 
+def test_random_selection_follows_pruning_random_seed(libero_policy, obs):
+    def kept(seed: int) -> list[list[int]]:
+        out = libero_policy.predict(obs, PruneConfig(mode="random", keep_ratio=0.5, random_seed=seed))
+        return [k.tolist() for k in out.kept_indices]
+
+    first, second = kept(7), kept(7)
+    assert first != second  # a fresh draw per chunk
+    assert kept(8) != first
+    assert [kept(7), kept(7)] == [first, second]  # a new seed re-seeds: seed 7 replays its sequence
+    libero_policy.warmup([PruneConfig(mode="random", keep_ratio=0.5, random_seed=7)])
+    assert kept(7) == first  # warm-up draws do not shift the sequence the robot gets
+
+
 def test_fastv_prunes_after_k_dense_layers(libero_policy, obs):
     out = libero_policy.predict(obs, PruneConfig(mode="fastv", keep_ratio=0.3, fastv_layer=1))
     assert out.pruned and out.tokens.per_camera_kept == (62, 92)

@@ -1,4 +1,4 @@
-"""Fixtures of the node tests: tiny checkpoints (made once per session) and a harness factory."""
+"""Fixtures of the node tests: a harness factory (the tiny checkpoints are in test/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_harness import Harness, make_checkpoint
-
-
-@pytest.fixture(scope="session")
-def tiny_libero_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from adp_ros.core.platform import LIBERO
-
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt"), LIBERO)
-
-
-@pytest.fixture(scope="session")
-def tiny_aloha_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from adp_ros.core.platform import ALOHA
-
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt"), ALOHA)
+from node_harness import Harness
 
 
 @pytest.fixture

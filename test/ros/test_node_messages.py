@@ -145,7 +145,7 @@ def test_snapshot_and_skipped_chunk_arrays():
     msg = diag.snapshot_array(snap, hardware_id="cuda:0")
     status = msg.status[0]
     assert status.name == "adp_ros: policy" and status.hardware_id == "cuda:0"
-    assert status.level == DiagnosticStatus.WARN and diag.level_int(status.level) == WARN
+    assert status.level == DiagnosticStatus.WARN and status.level[0] == WARN  # DiagnosticStatus.level is bytes
     assert diag.values_of(status)["last_event"] == "stale"
     skipped = diag.skipped_chunk_array("bad_input", "why", WARN, hardware_id="cpu", stamp_ns=5).status[0]
     assert skipped.name == "adp_ros: latency" and diag.values_of(skipped)["reason"] == "why"

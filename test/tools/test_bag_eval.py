@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from adp_ros.core.errors import InputError
-from adp_ros.tools.bags.synth import SynthOptions, synthesize_bag
+from adp_ros.tools.bags.evaluate import EvalResult, describe_bag_read, figure
+from adp_ros.tools.bags.synth import SynthOptions, synthesize_bag, task_phases
 from adp_ros.tools.cli import main
+
+SYNTH = SynthOptions(preset="libero", duration_sec=4.0, width=96, height=96, progress=False)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +27,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     model = make_tiny_checkpoint(root / "model", LIBERO)
     bag = root / "bag"
-    synthesize_bag(bag, SynthOptions(preset="libero", duration_sec=4.0, width=96, height=96, progress=False))
+    synthesize_bag(bag, SYNTH)
     return root, model, bag
 
 
@@ -64,6 +67,16 @@ def test_eval_writes_csv_json_png_and_trajectory(setup, capsys):
     assert by[("adp", 0.3)]["pruned_fraction"] == pytest.approx(gate_fraction)
     assert by[("static", 0.3)]["flops_ratio_vs_dense"] > by[("static", 0.5)]["flops_ratio_vs_dense"] > 1
     assert summary["gate"]["modes"].startswith("DDD")  # cold start
+    # The phases `bag synth` stored travel into the summary (and the figure), in seconds from the bag's start.
+    phases = summary["phases"]
+    assert [p["name"] for p in phases] == [p.name for p in task_phases(SYNTH)]
+    assert phases[0]["start_sec"] == pytest.approx(0.0, abs=0.05)
+    assert phases[-1]["end_sec"] == pytest.approx(4.0, abs=0.05)
+    # The read statistics come as sentences that say whether they matter, not as a raw dict.
+    bag_lines = [line for line in printed.splitlines() if line.startswith("bag:")]
+    assert bag_lines and not any("{" in line for line in bag_lines)
+    assert any("/joint_states" in line and "expected" in line for line in bag_lines)
+    assert summary["sync"]["sets"] > 0 and set(summary["sync"]["topics"]) >= {"/joint_states"}
 
     with (out / "steps.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -112,3 +125,65 @@ def test_truncated_bag_gives_a_clear_error(setup, tmp_path, capsys):
     assert main(["bag", "eval", str(broken), "--model", str(model), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("adp-ros bag eval: error: ")  # the subcommand named, not `adp-ros bag`
+
+
+def test_a_params_directory_is_named_as_one(setup, capsys):
+    _, model, bag = setup
+    argv = ["bag", "eval", str(bag), "--model", str(model), "--params-file", str(REPO / "config")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"adp-ros bag eval: error: parameter file {REPO / 'config'} is a directory")
+    assert "libero.yaml" in err and "Traceback" not in err
+
+
+def _sync(sets: int, **received_unpaired: tuple[int, int]) -> dict:
+    topics = {f"/{k}": {"received": r, "paired": r - u, "unpaired": u} for k, (r, u) in received_unpaired.items()}
+    return {"sets": sets, "topics": topics}
+
+
+def _summary(sync: dict, **bag_read: int) -> dict:
+    unpaired = sum(t["unpaired"] for t in sync["topics"].values())
+    return {
+        "settings": {"cameras": ["/cam"], "sync_slop_sec": 0.05},
+        "bag_read": {"unknown_types": 0, "undecodable": 0, "out_of_order_stamps": 0, "motion_samples_dropped": 0}
+        | bag_read
+        | {"sync_unpaired": unpaired},
+        "sync": sync,
+    }
+
+
+def test_bag_read_sentences_say_whether_it_matters():
+    assert describe_bag_read(_summary(_sync(80, cam=(80, 0), joint_states=(400, 0)))) == []
+    # Joint states at 5× the camera rate: 4 of 5 are never paired. That is the design, not a problem.
+    (line,) = describe_bag_read(_summary(_sync(80, cam=(80, 0), joint_states=(400, 320))))
+    assert "320" in line and "/joint_states" in line and "expected" in line and "problem" not in line
+    # Half the camera frames found no partner within the slop: that is a problem, with the fix.
+    (line,) = describe_bag_read(_summary(_sync(40, cam=(80, 40), joint_states=(400, 360))))
+    assert line.startswith("problem:") and "40 of 80" in line and "/cam" in line and "sync.slop_sec" in line
+    lines = describe_bag_read(_summary(_sync(80, cam=(80, 0)), undecodable=3, out_of_order_stamps=2))
+    assert len(lines) == 2 and all(line.startswith("problem:") for line in lines)
+
+
+def test_figure_draws_the_synth_phases_and_aligns_motion_with_the_gate():
+    period = 0.4
+    result = EvalResult()
+    result.gate = [(0.0, "dense", 0.0), (0.4, "dense", 0.03), (0.8, "pruned", 0.02), (1.2, "dense", 0.001)]
+    result.phases = [
+        {"name": "reach", "kind": "coarse", "start_sec": 0.0, "end_sec": 0.7},
+        {"name": "grasp", "kind": "standstill", "start_sec": 0.7, "end_sec": 1.6},
+    ]
+    summary = {"settings": {"period_sec": period, "motion_source": "eef_pose"}}
+    fig = figure(result, summary)
+    ax = fig.axes[0]
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "reach" in texts and "grasp" in texts
+    (line,) = [ln for ln in ax.lines if ln.get_label() == "motion of the chunk"]
+    x = line.get_xdata()
+    spans = [p.get_x() for p in ax.patches if p.get_label() == "gate state"]
+    ends = [p.get_x() + p.get_width() for p in ax.patches if p.get_label() == "gate state"]
+    # The chunk run over [t_k, t_k+1] under state k is the one whose motion decision k+1 reports: same range.
+    assert (min(x), max(x)) == pytest.approx((min(spans), max(ends)))
+    assert (min(x), max(x)) == pytest.approx((0.0, 1.2))
+    y = line.get_ydata()
+    assert max(y) == pytest.approx(30.0) and min(y) == pytest.approx(1.0)  # mm; the first decision measured nothing

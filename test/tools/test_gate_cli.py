@@ -145,6 +145,14 @@ def test_file_errors_say_what_to_fix(capsys, tmp_path, content, pattern):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_directory_is_named_as_one(capsys, tmp_path):
+    (tmp_path / "traj.json").write_text("{}")
+    rc, _, err = gate(capsys, "--trajectory", str(tmp_path))
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert f"{tmp_path} is a directory" in err and "does not exist" not in err and "not found" not in err
+    assert "--trajectory FILE.json" in err and "traj.json" in err  # what is expected, and the candidate inside
+
+
 def test_multi_case_file_needs_a_case(capsys):
     rc, _, err = gate(capsys, "--trajectory", str(FIXTURE))
     assert rc == 2 and "pick one with --case NAME" in err and "noisy_standstill" in err

@@ -136,3 +136,31 @@ def test_console_script_help_is_fast_and_explains():
         check=True,
     ).stdout
     assert "--dump-stages" in out and "--input-ids" in out and "Example" in out
+
+
+def test_proprio_accepts_negative_values_in_every_form(tmp_path, capsys):
+    """`--proprio -0.1,...` used to fail in argparse ("expected one argument"): a leading minus looked like an
+    option. The comma, `=` and space-separated forms give the same proprio, hence the same chunk."""
+    data = golden("libero")
+    images = _write_pngs(data["case0/center_cropped_224"], tmp_path)
+    base = ["--model", str(LIBERO_CKPT), "--no-center-crop", "--device", "cpu", "--input-ids", "1,512"]
+    base += [x for p in images for x in ("--image", p)]
+    values = [-0.1, 0.2, -1.1, 3.1, -0.5, 0.0, 0.04, -0.04]
+    text = ",".join(repr(v) for v in values)
+    comma = _predict_json(capsys, [*base, "--proprio", text])
+    equals = _predict_json(capsys, [*base, f"--proprio={text}"])
+    spaced = _predict_json(capsys, [*base, "--proprio", *(repr(v) for v in values)])
+    zeros = _predict_json(capsys, [*base, "--proprio", ",".join(["0"] * 8)])
+    assert comma["actions"] == equals["actions"] == spaced["actions"]
+    assert comma["actions"] != zeros["actions"], "the proprio values did not reach the model"
+
+
+def test_proprio_negative_first_value_through_the_console_script(tmp_path):
+    data = golden("libero")
+    images = _write_pngs(data["case0/center_cropped_224"], tmp_path)
+    argv = [sys.executable, "-m", "adp_ros.tools.cli", "predict", "--model", str(LIBERO_CKPT), "--device", "cpu"]
+    argv += ["--input-ids", "1,512", "--proprio", "-0.1,0.2,-1.1,3.1,-0.5,0.0,0.04,-0.04", "--json"]
+    argv += [x for p in images for x in ("--image", p)]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["actions"]) == 8

@@ -118,3 +118,24 @@ def test_policy_view_and_shading():
         shade_pruned(flat, [256])
     with pytest.raises(InputError):
         shade_pruned(np.zeros((100, 100, 3), np.uint8), [0])
+
+
+def test_waiting_message_names_every_input_with_its_count_and_the_likely_cause():
+    from adp_ros.core.diagnostics import waiting_message
+
+    text = waiting_message([("/cam", 0), ("/joint_states", 12)], 3.04, "/instruction")
+    assert "for 3.0 s" in text and "/cam: 0, /joint_states: 12" in text
+    assert "no instruction yet (task.instruction or /instruction)" in text
+    assert "header stamps" not in text
+    assert "header stamps" in waiting_message([("/cam", 4), ("/joint_states", 12)], 2.0)
+
+
+def test_input_idle_time_counts_from_activation_or_the_last_observation():
+    tracker = DiagnosticsTracker()
+    assert tracker.input_idle_ns(5) is None  # not active
+    tracker.activated(100)
+    assert tracker.input_idle_ns(400) == 300
+    tracker.record_observation(350)
+    assert tracker.input_idle_ns(400) == 50
+    tracker.deactivated()
+    assert tracker.input_idle_ns(400) is None

@@ -37,6 +37,36 @@ def test_no_upward_imports(layer: str):
     assert not bad, "\n".join(bad)
 
 
+# The tiny-checkpoint generator is for tests, the demo and the benchmark (tools); nothing the node runs may need it.
+TEST_CHECKPOINT_GENERATOR = "adp_ros.model.tiny"
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Absolute and relative imports, at module level or inside functions, as dotted module names."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names.add(module)
+            names.update(f"{module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_runtime_modules_do_not_import_the_test_checkpoint_generator():
+    generator_path = PACKAGE.parent / (TEST_CHECKPOINT_GENERATOR.replace(".", "/") + ".py")
+    bad = []
+    for layer in ("core", "model", "ros"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            names = _all_imports(path)
+            if path != generator_path and any(n.split(".")[:3] == TEST_CHECKPOINT_GENERATOR.split(".") for n in names):
+                bad.append(str(path.relative_to(PACKAGE.parent)))
+    assert not bad, f"runtime modules import {TEST_CHECKPOINT_GENERATOR}: {', '.join(bad)}"
+
+
 def test_importing_core_loads_neither_torch_nor_rclpy():
     code = (
         "import sys, importlib, pkgutil, adp_ros.core as c\n"

@@ -13,7 +13,6 @@ from adp_ros.core.motion import (
     LIBERO_DELTA_SCALE_M_PER_UNIT,
     ArmJoints,
     DisplacementMetric,
-    EefPositionSource,
     IntegratedDeltaSource,
     JointPositionSource,
 )
@@ -93,16 +92,6 @@ def test_metric_validation(kwargs, pattern):
 
 
 # ---- end-effector sources ----
-def test_eef_position_source():
-    src = EefPositionSource()
-    assert src.unit == "m" and src.metric is EEF_METRIC
-    assert src.position((0.1, 0.2, 0.3)).tolist() == [0.1, 0.2, 0.3]
-    with pytest.raises(InputError, match="expected 3 values"):
-        src.position([1, 2, 3, 4])
-    with pytest.raises(InputError, match="NaN"):
-        src.position([1, math.inf, 3])
-
-
 def test_integrated_delta_source_scales_translation():
     src = IntegratedDeltaSource()
     assert src.scale_m_per_unit == LIBERO_DELTA_SCALE_M_PER_UNIT

@@ -126,3 +126,15 @@ def test_core_params_imports_neither_rclpy_nor_torch():
     code = "import sys, adp_ros.core.params; print(sorted(m for m in ('rclpy', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_explicit_gate_field_overrides_the_preset_whatever_its_value():
+    """A value equal to the 'default' preset's is indistinguishable from "not set" by value alone (issue 12)."""
+    values = {"gate.preset": "reference", "gate.standstill_deadband": GATE_PRESETS["default"].standstill_deadband}
+    assert P.resolve(values).gate == GATE_PRESETS["reference"]  # at start: a default-valued field is not set
+    explicit = P.resolve(values, explicit={"gate.standstill_deadband"}).gate
+    assert explicit == GATE_PRESETS["reference"].replace(standstill_deadband=0.005)
+    joint = P.resolve(
+        P.preset_values("aloha") | {"gate.standstill_deadband": 0.005}, explicit={"gate.standstill_deadband"}
+    )
+    assert joint.gate.standstill_deadband == 0.005 and joint.node.motion.gate_preset == "default_joint"

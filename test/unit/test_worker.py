@@ -76,8 +76,9 @@ def test_chunk_end_schedule_requests_lead_steps_before_the_end():
     assert not s.due(399 * MS)
     assert s.due(400 * MS)
     s.requested(400 * MS)
-    s.failed()  # no chunk came of it: the next observation may retry
-    assert s.due(401 * MS)
+    s.failed()  # no chunk came of it: retry, but not before a published chunk would have been followed up
+    assert not s.due(401 * MS)
+    assert s.due(700 * MS)
 
 
 def test_predicted_delta_motion_drops_superseded_steps():
@@ -227,3 +228,60 @@ def test_motion_samples_out_of_order_are_dropped_and_a_time_jump_starts_over():
     assert runner.dropped_motion_samples == 1
     assert runner.observe(10 * MS, np.zeros(3))  # a second back: bag loop, new timeline
     assert runner.timeline_resets == 1
+
+
+def test_on_observation_schedule_ignores_the_clock():
+    s = _schedule("on_observation")
+    assert s.due(0)
+    s.requested(0)
+    assert not s.due(10_000 * MS), "one request at a time, however much time passes"
+    s.published(0)
+    assert s.due(0), "a lockstep simulator's clock stands still while it waits for the chunk"
+    s.requested(0)
+    s.failed()
+    assert s.due(0)
+
+
+def test_a_failed_chunk_backs_off_for_one_request_period():
+    """Issue 12: a guard in reject mode used to re-run inference on every frame (~150 in 6 s instead of 6).
+    After a failure the next attempt waits the spacing a published chunk would have bought."""
+    s = _schedule()  # chunk_end: 8 steps at 50 ms, lead 2 → one request every 300 ms
+    attempts = []
+    for frame in range(180):  # 6 s of 30 Hz frames
+        now = frame * 100 * MS // 3
+        if s.due(now):
+            s.requested(now)
+            attempts.append(now)
+            s.failed()  # every chunk refused
+    assert len(attempts) == 20  # 6 s / 300 ms, as many as while chunks are published
+    assert min(np.diff(attempts)) >= 300 * MS
+    assert (s.attempts, s.failed_attempts, s.consecutive_failures) == (20, 20, 20)
+    assert not s.due(attempts[-1] + MS)
+    s.retry_now()  # a live change (limits, instruction) may cure it: no need to wait
+    assert s.due(attempts[-1] + MS)
+    s.requested(6_100 * MS)
+    s.published(6_100 * MS)
+    assert s.consecutive_failures == 0 and s.failed_attempts == 20
+
+
+@pytest.mark.parametrize(
+    ("mode", "spacing_ms"),
+    [("chunk_end", 300), ("fixed_rate", 200)],
+)
+def test_retry_after_failure_is_spaced_like_a_published_chunk(mode, spacing_ms):
+    s = _schedule(mode)
+    s.requested(1_000 * MS)
+    s.failed()
+    assert s.request_time_ns() == (1_000 + spacing_ms) * MS
+    assert not s.due((1_000 + spacing_ms) * MS - 1)
+    assert s.due((1_000 + spacing_ms) * MS)
+
+
+def test_on_observation_retries_on_the_next_observation():
+    """Lockstep simulators stop their clock until a chunk arrives: a time-based back-off would deadlock."""
+    s = _schedule("on_observation")
+    for _ in range(3):
+        assert s.due(0)
+        s.requested(0)
+        s.failed()
+    assert s.consecutive_failures == 3

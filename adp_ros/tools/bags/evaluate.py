@@ -10,8 +10,10 @@ Every chunk runs dense (the reference) and each requested mode on the same obser
   steps.csv        one row per chunk and mode: gate state, displacement, keep ratio, tokens, TFLOPs, latency
                    per stage, action deviation from dense (normalised and in robot units)
   summary.json     per mode: medians/p90 per stage, pruned fraction, FLOPs and speed-up against dense,
-                   deviation statistics; the bag's read statistics (skipped types, out-of-order stamps)
-  eval.png         end-effector speed with the gate's decisions, keep ratio, latency and deviation over time
+                   deviation statistics; the bag's read statistics (skipped types, out-of-order stamps), the
+                   synchroniser's counts per topic and, for a `bag synth` bag, its ground-truth task phases
+  eval.png         each chunk's motion with the gate state it ran under, the task phases when the bag has them,
+                   keep ratio, latency and deviation over time
   trajectory.json  the end-effector trajectory sampled at the control rate, for `adp-ros gate --trajectory`
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 
 from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.core.errors import InputError
-from adp_ros.tools.common import float_list
+from adp_ros.tools.common import float_list, reject_directory
 
 STAGES = (*MODEL_STAGES, "total")
 
@@ -81,6 +83,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
 
     from adp_ros.core.params import flatten
 
+    reject_directory(path, "parameter file", "pass a ROS 2 parameter YAML file such as config/libero.yaml", (".yaml",))
     try:
         tree = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError:
@@ -146,6 +149,33 @@ class EvalResult:
     """(time, state, displacement) per chunk."""
     eef: list[tuple[int, np.ndarray]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    sync: dict[str, Any] = field(default_factory=dict)
+    """{"sets": synchronised sets, "topics": {topic: {"received", "paired", "unpaired"}}}."""
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    """Ground-truth task phases a `bag synth` bag stores: name, kind, start_sec, end_sec from the bag's start."""
+
+
+SYNTH_RECORD = "adp_ros.synth"  # the bag's custom_data key `bag synth` writes its options and phases under
+
+
+def stored_phases(custom_data: Mapping[str, str], start_ns: int) -> list[dict[str, Any]]:
+    """The phases of a `bag synth` bag in seconds from `start_ns`; [] for any other bag (or an unreadable record).
+
+    Phase bounds are header stamps; the plot's axis is log time, a few milliseconds of sensor latency later.
+    """
+    try:
+        phases = json.loads(custom_data[SYNTH_RECORD])["phases"]
+        return [
+            {
+                "name": str(p["name"]),
+                "kind": str(p["kind"]),
+                "start_sec": (int(p["start_ns"]) - start_ns) / 1e9,
+                "end_sec": (int(p["end_ns"]) - start_ns) / 1e9,
+            }
+            for p in phases
+        ]
+    except (KeyError, TypeError, ValueError):
+        return []
 
 
 # ----------------------------------------------------------------------------------------------- the loop
@@ -231,6 +261,7 @@ def evaluate(
                 "no instruction: the bag has none on topics.instruction; pass --instruction or -p task.instruction:=..."
             )
         start = reader.start_ns
+        result.phases = stored_phases(reader.summary.custom_data, start)
         total = max(1, (reader.end_ns - start) // period_ns)
         if max_chunks is not None:
             total = min(total, max_chunks)
@@ -281,12 +312,20 @@ def evaluate(
         stats = reader.last_stats
         result.skipped = {
             "unknown_types": sum(stats.skipped_unknown_types.values()) if stats else 0,
-            "undecodable": stats.undecodable if stats else 0,
+            "undecodable": sum(stats.undecodable.values()) if stats else 0,
             "out_of_order_stamps": sum(stats.out_of_order_stamps.values()) if stats else 0,
             "motion_samples_dropped": runner.dropped_motion_samples,
         }
     # Joint states usually arrive faster than images: most of them are never paired, by design.
-    result.skipped["sync_unpaired"] = sync.stats().total_dropped
+    counts = sync.stats()
+    result.skipped["sync_unpaired"] = counts.total_dropped
+    result.sync = {
+        "sets": counts.emitted_sets,
+        "topics": {
+            topic: {"received": counts.received[i], "paired": counts.used[i], "unpaired": counts.dropped[i]}
+            for i, topic in enumerate(synced)
+        },
+    }
     if chunk == 0:
         raise InputError(
             f"{bag}: no synchronised observation of {synced} within slop "
@@ -299,6 +338,7 @@ def evaluate(
         "motion_topic": motion_topic,
         "instruction": task,
         "period_sec": period_ns / 1e9,
+        "sync_slop_sec": node.sync.slop_sec,
         "gate": resolved.gate.as_dict(),
         "gate_preset": motion.gate_preset,
         "motion_source": motion.source,
@@ -389,8 +429,59 @@ def summarize(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any]
             "modes": "".join("P" if s == "pruned" else "D" for s in states),
         },
         "bag_read": result.skipped,
+        "sync": result.sync,
+        "phases": result.phases,
         "modes": modes,
     }
+
+
+def describe_bag_read(summary: Mapping[str, Any]) -> list[str]:
+    """The bag's read and synchronisation counts as sentences, each saying whether it is a problem; [] if clean."""
+    read = summary["bag_read"]
+    lines = []
+    if read.get("unknown_types"):
+        lines.append(
+            f"problem: {read['unknown_types']} messages on the evaluated topics have types that are not installed "
+            "and were skipped (`adp-ros bag info --check` lists them)"
+        )
+    if read.get("undecodable"):
+        lines.append(
+            f"problem: {read['undecodable']} messages on the evaluated topics do not decode and were skipped "
+            "(`adp-ros bag info --check` names the topics)"
+        )
+    if read.get("out_of_order_stamps"):
+        lines.append(
+            f"problem: {read['out_of_order_stamps']} messages are stamped earlier than the one before on their topic; "
+            "the node would see the same: check the driver's clock (`adp-ros bag info --check`)"
+        )
+    if read.get("motion_samples_dropped"):
+        lines.append(
+            f"{read['motion_samples_dropped']} motion samples older than the newest one were left out of the gate's "
+            "buffer, as the node does; a problem only if that is a large share of the motion topic"
+        )
+    sync = summary.get("sync") or {}
+    topics = sync.get("topics") or {}
+    if read.get("sync_unpaired") and topics:
+        slowest = min(topics, key=lambda t: topics[t]["received"])
+        frames = topics[slowest]["received"]
+        unmatched = frames - sync["sets"]
+        if frames and unmatched > 0.1 * frames:
+            slop = summary["settings"].get("sync_slop_sec")
+            lines.append(
+                f"problem: {unmatched} of {frames} messages on {slowest} (the slowest synchronised topic) found no "
+                f"partner within sync.slop_sec={slop} s, so no observation was built from them; check the topics' "
+                "stamps (`adp-ros bag info --check`) or raise sync.slop_sec"
+            )
+        else:
+            surplus = ", ".join(
+                f"{t} {c['unpaired']} of {c['received']}" for t, c in sorted(topics.items()) if c["unpaired"]
+            )
+            lines.append(
+                f"{read['sync_unpaired']} messages were not paired into an observation ({surplus}): expected, "
+                f"these topics publish faster than {slowest} and only the message nearest each of its "
+                f"{frames} messages is used"
+            )
+    return lines
 
 
 def write_csv(path: Path, rows: Sequence[ChunkRow]) -> None:
@@ -419,6 +510,15 @@ def trajectory_for_gate(result: EvalResult, settings: Mapping[str, Any]) -> dict
 
 
 def plot(path: Path, result: EvalResult, summary: Mapping[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(result, summary)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def figure(result: EvalResult, summary: Mapping[str, Any]) -> Any:
+    """The eval.png figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -429,15 +529,39 @@ def plot(path: Path, result: EvalResult, summary: Mapping[str, Any]) -> None:
     disp = np.array([d for _, _, d in result.gate])
     fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True)
     ax = axes[0]
-    period = summary["settings"]["period_sec"]
     scale = 1000 if summary["settings"]["motion_source"] == "eef_pose" else 1
-    # Decision k (shaded from t_k) comes from the motion of the chunk that ran over [t_k − period, t_k].
-    ax.step(times - period, disp * scale, "k", where="post", lw=1.2, label="motion of the chunk")
-    for t, p in zip(times, pruned, strict=True):
-        ax.axvspan(t, t + period, color="tab:orange" if p else "tab:blue", alpha=0.15, lw=0)
+    # Chunk k runs over [t_k, t_k+1] in the state decision k chose; decision k+1 reports the motion it measured
+    # over that chunk. Both are drawn over the same span; the last chunk's motion is never measured, so the
+    # figure ends where the last decision was taken.
+    if len(times) > 1:
+        for start, end, p in zip(times[:-1], times[1:], pruned[:-1], strict=True):
+            ax.axvspan(start, end, color="tab:orange" if p else "tab:blue", alpha=0.15, lw=0, label="gate state")
+        # One step per chunk: value k+1 held from t_k to t_k+1 (the last value repeated to close the last step).
+        steps = np.append(disp[1:], disp[-1]) * scale
+        ax.step(times, steps, "k", where="post", lw=1.2, label="motion of the chunk")
+    first, last = (times[0], times[-1]) if len(times) > 1 else (-math.inf, math.inf)
+    for phase in result.phases:
+        start, end = max(phase["start_sec"], first), min(phase["end_sec"], last)
+        if start >= end:
+            continue
+        if phase["start_sec"] >= first:
+            ax.axvline(phase["start_sec"], color="0.4", ls="--", lw=0.8)
+        ax.text(
+            (start + end) / 2,
+            1.01,
+            f"{phase['name']} ({phase['kind']})",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="0.25",
+        )
     unit = "mm" if summary["settings"]["motion_source"] == "eef_pose" else "rad"
     ax.set_ylabel(f"displacement per chunk ({unit})")
-    ax.set_title("gate: orange = pruned, blue = dense (decided from the previous chunks' motion)")
+    title = "gate: each chunk's state (orange = pruned, blue = dense) and the motion measured over it"
+    if result.phases:
+        title += "\nthe bag's task phases between dashed lines"
+    ax.set_title(title, fontsize=10, pad=14 if result.phases else 6)
     groups: dict[str, list[ChunkRow]] = {}
     for row in result.rows:
         groups.setdefault(f"{row.mode} ρ={row.keep_ratio:g}" if row.mode != "dense" else "dense", []).append(row)
@@ -451,11 +575,13 @@ def plot(path: Path, result: EvalResult, summary: Mapping[str, Any]) -> None:
     axes[3].set_ylabel("max |Δ action| vs dense\n(normalised)")
     axes[3].set_xlabel("bag time (s)")
     for ax in axes[1:]:
-        ax.legend(loc="upper right", fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3)
+    if len(times) > 1:
+        axes[0].set_xlim(times[0], times[-1])
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def run(args: argparse.Namespace) -> int:
@@ -508,9 +634,8 @@ def _print(summary: Mapping[str, Any], out: Path, has_trajectory: bool) -> None:
             f"{m['median_ms']['total']:>10.2f}{m['median_ms']['llm']:>9.2f}{m['speedup_total_vs_dense']:>10.2f}"
             f"{m['deviation_normalized']['mean']:>9.4f}{m['deviation_normalized']['max']:>8.4f}"
         )
-    skipped = {k: v for k, v in summary["bag_read"].items() if v}
-    if skipped:
-        print(f"bag: {skipped}")
+    for line in describe_bag_read(summary):
+        print(f"bag: {line}")
     files = "steps.csv, summary.json" + (", eval.png" if (out / "eval.png").exists() else "")
     files += ", trajectory.json" if has_trajectory else ""
     print(f"wrote {files} to {out}")
