@@ -326,7 +326,10 @@ class DiagnosticsTracker:
         command_state: str = "disabled",
         has_instruction: bool = True,
         extra_counters: Mapping[str, int] | None = None,
+        conditions: Sequence[tuple[int, str]] = (),
     ) -> DiagnosticsSnapshot:
+        """`conditions`: standing (level, message) issues the caller knows of (e.g. inputs lost while
+        commanding), folded into the level and message like the tracker's own."""
         with self._lock:
             records = list(self._records)
             counters = dict(self._counters)
@@ -354,6 +357,7 @@ class DiagnosticsTracker:
             has_instruction=has_instruction,
             lifecycle_state=lifecycle_state,
             command_state=command_state,
+            conditions=conditions,
         )
         return DiagnosticsSnapshot(
             version=SNAPSHOT_VERSION,
@@ -394,9 +398,10 @@ class DiagnosticsTracker:
         has_instruction: bool,
         lifecycle_state: str,
         command_state: str,
+        conditions: Sequence[tuple[int, str]] = (),
     ) -> tuple[int, str]:
         thr = self.thresholds
-        issues: list[tuple[int, str]] = []
+        issues: list[tuple[int, str]] = list(conditions)
         hold_ns = thr.error_hold_sec * 1e9
         if last_event is not None and now_ns - last_event.stamp_ns <= hold_ns:
             age = (now_ns - last_event.stamp_ns) / 1e9

@@ -52,7 +52,8 @@ from adp_ros.core.pruning import (
     PruneConfig,
     validate_split,
 )
-from adp_ros.core.safety import GUARD_MODES, ActionGuardConfig, StalenessConfig
+from adp_ros.core.safety import GUARD_MODES, STATISTICS_MARGIN, ActionGuardConfig, StalenessConfig
+from adp_ros.core.streaming import GripperMapping
 
 ParamType = Literal["bool", "int", "double", "string", "int_array", "double_array", "string_array"]
 PARAM_TYPES: tuple[str, ...] = typing.get_args(ParamType)
@@ -64,6 +65,8 @@ PROPRIO_SOURCES = ("joint_states", "eef_pose_and_joints")
 CONTROL_MODES = ("chunk_end", "fixed_rate", "on_observation")
 TRAJECTORY_STARTS = ("publish", "observation")
 OUTPUT_TYPES = ("auto", "joint_trajectory", "multi_dof_joint_trajectory", "float32_multi_array")
+STREAMS = ("twist", "pose", "gripper")
+GRIPPER_TYPES = ("joint_trajectory", "float64")
 MOTION_SOURCES = ("eef_pose", "predicted_delta", "joint_states")
 GATE_PRESET_CHOICES = ("auto", *GATE_PRESETS)
 SYNC_BACKENDS = ("auto", "message_filters", "adp_ros")
@@ -77,6 +80,15 @@ _PRUNE = PruneConfig()
 _BUFFER_CAPACITY = inspect.signature(ActionAwareGate).parameters["buffer_capacity"].default
 _STALE_FUTURE_NS = StalenessConfig(max_age_ns=1).max_future_ns
 _GUARD_MODE = ActionGuardConfig(action_dim=1).mode
+
+START_DISTANCE_RAD = 0.3
+"""Default bound of an absolute-joint policy's first point from the measured joints: 7.5 rad/s over one 40 ms
+ALOHA step, already a fast move; a random or wrong checkpoint's first point was 2.2–2.5 rad away (issue 12)."""
+DEFAULT_MAX_START_DISTANCE: dict[str, tuple[float, ...]] = {
+    # Per arm: the joints, then the gripper, whose command may stay away from the measured opening (a grasp).
+    ALOHA.name: ((START_DISTANCE_RAD,) * len(ALOHA_ARM_JOINTS) + (math.inf,)) * 2,
+}
+"""safety.max_start_distance when empty, per platform (absolute joint-position policies only)."""
 
 
 def _camera_topics(platform: PlatformConfig) -> list[str]:
@@ -355,6 +367,27 @@ _TOPICS = (
         "topics.latency", "string", "~/latency", "diagnostic_msgs/DiagnosticArray per chunk: stage times, tokens, gate."
     ),
     _s("topics.debug_image", "string", "~/debug_image", "Camera image with the pruned patches shaded."),
+    _s(
+        "topics.twist",
+        "string",
+        "~/twist",
+        "output.streams twist: geometry_msgs/TwistStamped per control period, only while commands are enabled "
+        "(remap to e.g. /servo_node/delta_twist_cmds). Preview on <topics.preview>/twist.",
+    ),
+    _s(
+        "topics.pose_target",
+        "string",
+        "~/pose_target",
+        "output.streams pose: geometry_msgs/PoseStamped target per control period, only while commands are "
+        "enabled. Preview on <topics.preview>/pose_target.",
+    ),
+    _s(
+        "topics.gripper",
+        "string",
+        "~/gripper",
+        "output.streams gripper: the gripper command per control period (output.gripper_type), only while "
+        "commands are enabled. Preview on <topics.preview>/gripper.",
+    ),
 )
 
 _SYNC = (
@@ -515,7 +548,74 @@ _OUTPUT = (
         max=1000.0,
         live=True,
     ),
-    _s("output.frame_id", "string", "", "header.frame_id of the output trajectories.", live=True),
+    _s(
+        "output.frame_id",
+        "string",
+        "",
+        "header.frame_id of the output trajectories, twists and pose targets (the frame the deltas are in: the "
+        "arm's base). The measured pose on topics.eef_pose must be in it.",
+        live=True,
+    ),
+    _s(
+        "output.streams",
+        "string_array",
+        [],
+        "End-effector delta policies: besides output.type, stream one command per control period from the "
+        "current chunk: twist (the step's delta / period, topics.twist), pose (the deltas integrated from the "
+        "measured pose at the chunk's observation, topics.pose_target), gripper (topics.gripper). After a chunk "
+        "runs out: zero twist, last pose target. docs/controllers.md.",
+        choices=STREAMS,
+        example="[twist, gripper]",
+    ),
+    _s(
+        "output.gripper_type",
+        "string",
+        "joint_trajectory",
+        "Gripper stream message: joint_trajectory (trajectory_msgs/JointTrajectory of output.gripper_joints, "
+        "one point one period ahead) or float64 (std_msgs/Float64). Both carry the mapped position.",
+        choices=GRIPPER_TYPES,
+    ),
+    _s(
+        "output.gripper_joints",
+        "string_array",
+        [],
+        "Finger joints of the joint_trajectory gripper stream, each given the mapped position. Empty = "
+        "proprio.joint_names (LIBERO: the two Panda finger joints).",
+    ),
+    _s(
+        "output.gripper_open_value",
+        "double",
+        1.0,
+        "Policy gripper value meaning open (LIBERO checkpoints predict the dataset's 1 = open, 0 = closed; the "
+        "original evaluation turns that into the environment's -1 open / +1 close). Values map linearly onto "
+        "the positions, clipped.",
+        live=True,
+        example="1.0",
+    ),
+    _s(
+        "output.gripper_closed_value",
+        "double",
+        0.0,
+        "Policy gripper value meaning closed (LIBERO checkpoints: 0).",
+        live=True,
+        example="0.0",
+    ),
+    _s(
+        "output.gripper_open_position",
+        "double",
+        0.04,
+        "Finger joint position when open (Panda: 0.04 m per finger).",
+        live=True,
+        example="0.04",
+    ),
+    _s(
+        "output.gripper_closed_position",
+        "double",
+        0.0,
+        "Finger joint position when closed (Panda: 0).",
+        live=True,
+        example="0.0",
+    ),
 )
 
 _GATE_SPECS = (
@@ -718,7 +818,8 @@ _SAFETY = (
         "double",
         0.5,
         "Observations older than this (ROS time − oldest stamp of the set) are not acted on, checked when "
-        "inference starts and again at publish.",
+        "inference starts and again at publish. While commanding, no fresh observation for this long after the "
+        "last commanded chunk ran out sends the stop message once and holds /diagnostics at ERROR (docs/safety.md).",
         unit="s",
         min=0.001,
         max=3600.0,
@@ -747,10 +848,53 @@ _SAFETY = (
         "safety.action_lower",
         "double_array",
         [],
-        "Lower limit per action dimension (empty = none; -.inf for no limit on one dimension).",
+        "Lower limit per action dimension; empty = from the checkpoint's dataset statistics "
+        "(safety.limits_from_statistics); -.inf for no limit on one dimension.",
         live=True,
     ),
-    _s("safety.action_upper", "double_array", [], "Upper limit per action dimension (empty = none).", live=True),
+    _s(
+        "safety.action_upper",
+        "double_array",
+        [],
+        "Upper limit per action dimension; empty = from the checkpoint's dataset statistics; .inf for no limit on "
+        "one dimension.",
+        live=True,
+    ),
+    _s(
+        "safety.limits_from_statistics",
+        "bool",
+        True,
+        "Where safety.action_lower/upper are empty, limit each action dimension to the range the policy was "
+        "trained on: min/max of the action in dataset_statistics.json, widened by safety.statistics_margin.",
+        live=True,
+    ),
+    _s(
+        "safety.statistics_margin",
+        "double",
+        STATISTICS_MARGIN,
+        "Widening of the limits from the dataset statistics on each side, as a fraction of each dimension's "
+        "training range (max − min).",
+        min=0.0,
+        max=10.0,
+        live=True,
+    ),
+    _s(
+        "safety.max_start_distance",
+        "double_array",
+        [],
+        "Absolute joint-position policies (joint_trajectory output): largest distance of a chunk's first point "
+        "from the measured joints; farther refuses the chunk. One value (every dimension) or one per dimension, "
+        ".inf = no bound; empty = the platform's (ALOHA: 0.3 rad on the arm joints, none on the grippers).",
+        live=True,
+    ),
+    _s(
+        "safety.allow_unbounded",
+        "bool",
+        False,
+        "Allow commanding (~/enable, safety.enable_on_activate) while an action dimension has no finite lower and "
+        "upper limit. Off: ~/enable is refused until every dimension is limited.",
+        live=True,
+    ),
     _s(
         "safety.max_delta",
         "double_array",
@@ -977,6 +1121,9 @@ class TopicSettings:
     preview: str
     latency: str
     debug_image: str
+    twist: str
+    pose_target: str
+    gripper: str
 
 
 @dataclass(frozen=True)
@@ -1027,6 +1174,24 @@ class OutputSettings:
     translation_scale: float
     rotation_scale: float
     frame_id: str
+    streams: tuple[str, ...] = ()
+    """output.streams, in the given order."""
+    gripper_type: str = "joint_trajectory"
+    gripper_joints: tuple[str, ...] = ()
+    """Resolved: proprio.joint_names when the parameter is empty (joint_trajectory gripper only)."""
+    gripper: GripperMapping = field(default_factory=GripperMapping)
+
+    @property
+    def streams_twist(self) -> bool:
+        return "twist" in self.streams
+
+    @property
+    def streams_pose(self) -> bool:
+        return "pose" in self.streams
+
+    @property
+    def streams_gripper(self) -> bool:
+        return "gripper" in self.streams
 
 
 @dataclass(frozen=True)
@@ -1049,7 +1214,11 @@ class SafetySettings:
     enable_on_activate: bool
     staleness: StalenessConfig
     guard: ActionGuardConfig
+    """The explicit limits; empty lower/upper are filled from the dataset statistics by the node."""
     stop_on_disable: bool
+    limits_from_statistics: bool = True
+    statistics_margin: float = STATISTICS_MARGIN
+    allow_unbounded: bool = False
 
 
 @dataclass(frozen=True)
@@ -1204,6 +1373,42 @@ def _output(v: Mapping[str, Any], platform: PlatformConfig, proprio_names: tuple
             )
         if not v["output.eef_joint_name"]:
             raise param_error("output.eef_joint_name", "", "is empty", "name the end-effector joint, e.g. end_effector")
+    streams = _unique("output.streams", list(v["output.streams"]))
+    gripper_joints = _unique("output.gripper_joints", list(v["output.gripper_joints"]))
+    if streams and (platform.action_kind != "eef_delta" or platform.action_dim < 6):
+        raise param_error(
+            "output.streams",
+            list(streams),
+            f"needs an end-effector delta policy with >= 6 action dims; {platform.name} is "
+            f"{platform.action_kind} with {platform.action_dim}",
+            "use [] (joint-position policies: output.type joint_trajectory)",
+        )
+    if "gripper" in streams:
+        if platform.action_dim <= 6:
+            raise param_error(
+                "output.streams",
+                list(streams),
+                f"asks for gripper but the {platform.name} policy has no gripper dimension (action_dim "
+                f"{platform.action_dim})",
+                "leave gripper out",
+            )
+        if v["output.gripper_type"] == "joint_trajectory":
+            gripper_joints = gripper_joints or proprio_names
+            if not gripper_joints:
+                raise param_error(
+                    "output.gripper_joints",
+                    [],
+                    "is empty and so is proprio.joint_names, but the joint_trajectory gripper stream needs names",
+                    "list the finger joint(s), e.g. [panda_finger_joint1, panda_finger_joint2], or set "
+                    "output.gripper_type to float64",
+                )
+    if v["output.gripper_open_value"] == v["output.gripper_closed_value"]:
+        raise param_error(
+            "output.gripper_closed_value",
+            v["output.gripper_closed_value"],
+            f"equals output.gripper_open_value={format_value(v['output.gripper_open_value'])}",
+            "give the policy's open and closed values (LIBERO checkpoints: 1 and 0)",
+        )
     return OutputSettings(
         type=kind,
         joint_names=names,
@@ -1212,6 +1417,15 @@ def _output(v: Mapping[str, Any], platform: PlatformConfig, proprio_names: tuple
         translation_scale=v["output.translation_scale"],
         rotation_scale=v["output.rotation_scale"],
         frame_id=v["output.frame_id"],
+        streams=streams,
+        gripper_type=v["output.gripper_type"],
+        gripper_joints=gripper_joints if "gripper" in streams else (),
+        gripper=GripperMapping(
+            open_value=v["output.gripper_open_value"],
+            closed_value=v["output.gripper_closed_value"],
+            open_position=v["output.gripper_open_position"],
+            closed_position=v["output.gripper_closed_position"],
+        ),
     )
 
 
@@ -1264,6 +1478,31 @@ def _motion(v: Mapping[str, Any], platform: PlatformConfig, gate_preset: str) ->
     )
 
 
+def _start_distance(values: Sequence[float], platform: PlatformConfig) -> tuple[float, ...]:
+    """safety.max_start_distance resolved: the platform's when empty, one value spread over every dimension."""
+    if platform.action_kind != "joint_position":
+        if any(math.isfinite(d) for d in values):
+            raise param_error(
+                "safety.max_start_distance",
+                list(values),
+                f"bounds absolute joint positions, but {platform.name} outputs {platform.action_kind} actions",
+                "leave it empty (the limits and max_delta apply to delta actions)",
+            )
+        return ()
+    if not values:
+        return DEFAULT_MAX_START_DISTANCE.get(platform.name, ())
+    if len(values) == 1:
+        return tuple(values) * platform.action_dim
+    if len(values) != platform.action_dim:
+        raise param_error(
+            "safety.max_start_distance",
+            list(values),
+            f"has {len(values)} entries but the {platform.name} policy has action_dim={platform.action_dim}",
+            f"give one value, {platform.action_dim} values (.inf for no bound on one dimension) or [] for the default",
+        )
+    return tuple(values)
+
+
 def _safety(v: Mapping[str, Any], platform: PlatformConfig) -> SafetySettings:
     guard_values = {k: v[f"safety.{k}"] for k in ("action_lower", "action_upper", "max_delta")}
     for key, values in guard_values.items():
@@ -1281,9 +1520,12 @@ def _safety(v: Mapping[str, Any], platform: PlatformConfig) -> SafetySettings:
             upper=tuple(guard_values["action_upper"]),
             max_delta=tuple(guard_values["max_delta"]),
             mode=v["safety.guard_mode"],
+            max_start_distance=_start_distance(v["safety.max_start_distance"], platform),
         )
     except ConfigError as exc:
-        raise ConfigError(f"safety limits (safety.action_lower/action_upper/max_delta): {exc}") from None
+        raise ConfigError(
+            f"safety limits (safety.action_lower/action_upper/max_delta/max_start_distance): {exc}"
+        ) from None
     return SafetySettings(
         dry_run=v["safety.dry_run"],
         enable_on_activate=v["safety.enable_on_activate"],
@@ -1293,6 +1535,9 @@ def _safety(v: Mapping[str, Any], platform: PlatformConfig) -> SafetySettings:
         ),
         guard=guard,
         stop_on_disable=v["safety.stop_on_disable"],
+        limits_from_statistics=v["safety.limits_from_statistics"],
+        statistics_margin=v["safety.statistics_margin"],
+        allow_unbounded=v["safety.allow_unbounded"],
     )
 
 
@@ -1411,6 +1656,9 @@ def resolve(values: Mapping[str, Any], *, explicit: Collection[str] = ()) -> Res
             preview=v["topics.preview"],
             latency=v["topics.latency"],
             debug_image=v["topics.debug_image"],
+            twist=v["topics.twist"],
+            pose_target=v["topics.pose_target"],
+            gripper=v["topics.gripper"],
         ),
         sync=SyncSettings(
             queue_size=v["sync.queue_size"],

@@ -285,6 +285,10 @@ class ChunkInputs:
     current_state: np.ndarray | None = None
     """Measured joint positions of the output joints (bounds the first step's delta), or None."""
     conversion_ms: float = 0.0
+    eef_pose: np.ndarray | None = None
+    """Measured end-effector pose of the set (x y z qx qy qz qw) when it has one: the pose targets' base."""
+    eef_frame_id: str = ""
+    """header.frame_id of that pose."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -204,6 +205,9 @@ class NormStats:
     key: str
     action: Bounds
     proprio: Bounds
+    action_range: tuple[np.ndarray, np.ndarray] | None = None
+    """The actions' min and max per dimension as trained (every dimension, normalised or not): the default safety
+    limits. None when the statistics have no min/max."""
 
 
 def load_norm_stats(files: CheckpointFiles, unnorm_key: str | None, platform: PlatformConfig) -> NormStats:
@@ -244,7 +248,17 @@ def load_norm_stats(files: CheckpointFiles, unnorm_key: str | None, platform: Pl
             f"statistics {unnorm_key!r} have {proprio.dim}-D proprio, platform {platform.name!r} expects "
             f"{platform.proprio_dim}"
         )
-    return NormStats(key=unnorm_key, action=action, proprio=proprio)
+    action_range = _action_range(entry["action"], action)
+    return NormStats(key=unnorm_key, action=action, proprio=proprio, action_range=action_range)
+
+
+def _action_range(stats: Any, action: Bounds) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        low = np.asarray(stats["min"], dtype=np.float64)
+        high = np.asarray(stats["max"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (low, high) if low.shape == high.shape == (action.dim,) else None
 
 
 def load_image_normalization(files: CheckpointFiles) -> ImageNormalization:

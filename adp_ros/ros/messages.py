@@ -7,13 +7,15 @@ Outputs (`output.type`):
   dyaw, gripper): joint `output.eef_joint_name` carries each step's delta as a `Transform` (translation ×
   `translation_scale` metres, rotation = the axis-angle × `rotation_scale` as a quaternion); each point is the
   delta of that step, not a cumulative pose. The gripper command has no place in a Transform, so a second
-  joint `output.gripper_joint_name` carries it in `translation.x` (policy units; LIBERO: -1 open, +1 close).
+  joint `output.gripper_joint_name` carries it in `translation.x` (policy units; LIBERO checkpoints: 1 open, 0 closed, as in their datasets).
 - `float32_multi_array`: the raw chunk (steps × action_dim, row-major) with a two-dimension layout
   ("step", "action"). It has no header; the latency topic's `observation_stamp_ns` names its observation.
 
 Timing: `header.stamp` = the observation stamp; point k has `time_from_start = offset + (k+1)·dt` (the node
 chooses the offset, see `control.trajectory_start`). An empty trajectory (no points) is the stop message: a
 joint_trajectory_controller that receives it stops and holds the current position.
+
+The per-period streams (`output.streams`: twist, pose target, gripper) are built in `outputs.py`.
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ def pose_position(msg: Any) -> np.ndarray:
     return xyz
 
 
-def pose_to_xyz_axis_angle(msg: Any) -> np.ndarray:
-    """PoseStamped → (x, y, z, rx, ry, rz): LIBERO's proprio prefix (eef position + axis-angle)."""
+def pose_to_xyz_quat(msg: Any) -> np.ndarray:
+    """PoseStamped (or Pose) → (x, y, z, qx, qy, qz, qw), the orientation checked to be a unit quaternion."""
     pose = getattr(msg, "pose", msg)
     q = pose.orientation
     quat = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
@@ -115,7 +117,13 @@ def pose_to_xyz_axis_angle(msg: Any) -> np.ndarray:
     norm = float(np.linalg.norm(quat))
     if not 0.9 < norm < 1.1:
         raise InputError(f"end-effector orientation {quat.tolist()} is not a unit quaternion (norm {norm:.3f})")
-    return np.concatenate([pose_position(msg), quaternion_to_axis_angle(quat)])
+    return np.concatenate([pose_position(msg), quat])
+
+
+def pose_to_xyz_axis_angle(msg: Any) -> np.ndarray:
+    """PoseStamped → (x, y, z, rx, ry, rz): LIBERO's proprio prefix (eef position + axis-angle)."""
+    pose = pose_to_xyz_quat(msg)
+    return np.concatenate([pose[:3], quaternion_to_axis_angle(pose[3:])])
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -171,12 +179,14 @@ class ObservationAssembler:
 
     The set is (cameras in model order, then the JointState when `needs_joint_states`, then the PoseStamped
     when `needs_pose`), as the node subscribes them. Proprio = [eef xyz + axis-angle], then the named joints.
+    The pose is in the set for the proprio or for the pose targets (output.streams pose), which start from it.
     """
 
     def __init__(self, config: Any) -> None:
         """`config`: `params.NodeConfig`."""
         self.cameras = tuple(config.topics.cameras)
-        self.needs_pose = config.proprio.uses_eef_pose
+        self._pose_proprio = config.proprio.uses_eef_pose
+        self.needs_pose = self._pose_proprio or config.output.streams_pose
         self._proprio = JointSelector(config.proprio.joint_names)
         self._state = (
             JointSelector(config.output.joint_names, "output.joint_names")
@@ -191,7 +201,9 @@ class ObservationAssembler:
         images = [image_to_rgb8(m, t) for m, t in zip(msgs[:n], self.cameras, strict=True)]
         rest = list(msgs[n:])
         joints = rest.pop(0) if self.needs_joint_states else None
-        parts = [pose_to_xyz_axis_angle(rest.pop(0))] if self.needs_pose else []
+        pose_msg = rest.pop(0) if self.needs_pose else None
+        eef_pose = pose_to_xyz_quat(pose_msg) if pose_msg is not None else None
+        parts = [np.concatenate([eef_pose[:3], quaternion_to_axis_angle(eef_pose[3:])])] if self._pose_proprio else []
         if self._proprio.names:
             parts.append(self._proprio(joints))
         stamps = tuple(stamp_ns_of(m) or 0 for m in msgs)
@@ -203,6 +215,8 @@ class ObservationAssembler:
             received_ns=received_ns,
             current_state=self._state(joints) if self._state is not None else None,
             conversion_ms=(time.perf_counter() - started) * 1e3,
+            eef_pose=eef_pose,
+            eef_frame_id=pose_msg.header.frame_id if pose_msg is not None else "",
         )
 
 

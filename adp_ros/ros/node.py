@@ -8,12 +8,18 @@ success=false and changes nothing; after the shutdown transition `main` exits (c
 
 Threads: subscription callbacks store only the newest synchronised observation (`core.worker.LatestSlot`); one
 worker thread runs the policy (`core.worker.ChunkRunner`: staleness → gate → policy → guard) and publishes.
+With `output.streams`, a timer at the control rate sends the current step of the current chunk (twist, pose
+target, gripper: `core.streaming`, `ros/outputs.py`, docs/controllers.md).
 Spin the node with a SingleThreadedExecutor (as `main` does): with rclpy's MultiThreadedExecutor (2 threads)
 under a ~500 msg/s bag replay, the worker thread was starved for the whole 3 s replay (one chunk instead of
 seven; `test/ros/test_bag_replay_node.py` with the executor swapped).
 Time is ROS time everywhere (header stamps and `get_clock()`), so `use_sim_time` replay behaves like the robot.
 Commands start disabled: chunks go to the preview topic only until `~/enable` (std_srvs/SetBool) or
-`safety.enable_on_activate`; `safety.dry_run` forbids commanding altogether.
+`safety.enable_on_activate`; `safety.dry_run` forbids commanding altogether, and enabling is refused while an
+action dimension has no limit (the default limits come from the checkpoint's dataset statistics) unless
+`safety.allow_unbounded`. Observations lost while commanding (none fresh for `safety.max_observation_age_sec`
+after the last commanded chunk ran out): the stop message once, `/diagnostics` at ERROR until they return
+(docs/safety.md).
 A request that publishes no chunk (stale, refused, model error) is retried after the back-off of
 `core.worker.ChunkScheduler`, counted as `failed_attempts` in the diagnostics. While active without a
 synchronised observation, the node logs the input topics with the messages seen on each (every
@@ -40,6 +46,7 @@ from std_srvs.srv import SetBool
 
 from adp_ros.core.debug_image import policy_view, shade_pruned
 from adp_ros.core.diagnostics import (
+    ERROR,
     EVENT_LEVELS,
     WAITING_LOG_PERIOD_SEC,
     DiagnosticsTracker,
@@ -48,7 +55,16 @@ from adp_ros.core.diagnostics import (
 )
 from adp_ros.core.errors import AdpRosError, ConfigError, InputError
 from adp_ros.core.params import NODE_NAME, ResolvedConfig, require_checkpoint
-from adp_ros.core.safety import ActionGuard, CommandGate, check_staleness
+from adp_ros.core.safety import (
+    ActionGuard,
+    ActionGuardConfig,
+    CommandGate,
+    InputLossMonitor,
+    check_staleness,
+    describe_guard,
+    statistics_limits,
+)
+from adp_ros.core.streaming import ChunkStream, StreamChunk
 from adp_ros.core.sync import stamp_ns_of
 from adp_ros.core.worker import (
     ChunkInputs,
@@ -70,6 +86,7 @@ from adp_ros.ros.messages import (
     pose_position,
     stop_message,
 )
+from adp_ros.ros.outputs import stream_messages, stream_preview_topic, stream_topic, stream_types, zero_twist
 from adp_ros.ros.parameters import ParameterValidator, declare_all, read_config
 from adp_ros.ros.sync import create_approximate_sync
 
@@ -98,11 +115,20 @@ class AdpPolicyNode(LifecycleNode):
         self._applied: ResolvedConfig | None = None
         self._policy: Any = None
         self._io: list[Any] = []  # subscriptions and lifecycle publishers created at configure
+        self._stream: ChunkStream | None = None  # output.streams: the chunks being streamed
+        self._stream_pubs: dict[str, tuple[Any, Any]] = {}  # kind → (preview, command) publishers
+        self._stream_timer: Any = None
         self._sync: Any = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._slot: LatestSlot[tuple[tuple[Any, ...], int]] = LatestSlot()
         self._commands = CommandGate(dry_run=False, enabled=False)
+        self._statistics_range: tuple[Any, Any] | None = None  # the actions' trained min/max (default limits)
+        self._statistics_source = ""
+        self._input_loss = InputLossMonitor()
+        self._loss_message = ""
+        self._counts_at_observation: tuple[int, ...] | None = None  # sync's received counts at the newest
+        self._counts_observation = -1  # fresh observation (which inputs went silent), and its number
         self._tracker = DiagnosticsTracker()
         self._chunk_index = 0
         self._next_waiting_log_ns: int | None = None
@@ -134,6 +160,7 @@ class AdpPolicyNode(LifecycleNode):
             f"output {n.output.type}, pruning {cfg.prune.mode} (keep {cfg.prune.keep_ratio}), "
             f"gate preset {n.motion.gate_preset} on {n.motion.source}, sync backend {self._sync.backend}"
         )
+        self.get_logger().info(f"safety: {describe_guard(self._guard.config, self._limits_source(cfg))}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -145,10 +172,18 @@ class AdpPolicyNode(LifecycleNode):
         self._slot.clear()
         self._scheduler.reset()
         self._runner.reset()
+        if self._stream is not None:
+            self._stream.clear()
         self._commands.set_dry_run(cfg.node.safety.dry_run)
-        if cfg.node.safety.enable_on_activate and not cfg.node.safety.dry_run:
-            self._commands.enable()
+        self._input_loss.disarm()
+        self._counts_at_observation, self._counts_observation = None, -1
         self._state = "active"
+        if cfg.node.safety.enable_on_activate and not cfg.node.safety.dry_run:
+            refusal = self._unbounded_refusal(cfg)
+            if refusal:
+                self.get_logger().error(f"safety.enable_on_activate: {refusal}")
+            else:
+                self._enable_commands()
         self._stop.clear()
         self._worker = threading.Thread(target=self._worker_loop, name="adp_inference", daemon=True)
         self._worker.start()
@@ -158,6 +193,7 @@ class AdpPolicyNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
         self._disable_commands("deactivated")
+        self._input_loss.disarm()
         self._state = "inactive"
         self._tracker.deactivated()
         return super().on_deactivate(state)
@@ -237,6 +273,56 @@ class AdpPolicyNode(LifecycleNode):
             prunes = [None] if cfg.prune.mode == "dense" else [None, cfg.prune]
             self._policy.warmup(prunes, instruction=cfg.node.instruction or None)
         self._hardware_id = self._hardware_label(cfg.node.diagnostics.hardware_id)
+        self._load_statistics_range()
+
+    def _load_statistics_range(self) -> None:
+        """The range of the actions the policy was trained on (min/max in its dataset statistics): the default
+        limits of the action guard (safety.limits_from_statistics)."""
+        stats, files = self._policy.norm_stats, self._policy.files
+        source = "config.json norm_stats"
+        if files is not None and files.dataset_statistics is not None:
+            source = files.dataset_statistics.name
+        self._statistics_source = f"{source}[{stats.key!r}]"
+        self._statistics_range = getattr(stats, "action_range", None)
+        if self._statistics_range is None:
+            self.get_logger().warning(
+                f"{self._statistics_source} has no action min/max: no default action limits (give "
+                "safety.action_lower/upper)"
+            )
+            return
+        try:
+            statistics_limits(*self._statistics_range, 0.0)
+        except InputError as exc:
+            raise ConfigError(f"{self._statistics_source} action: {exc}") from None
+
+    def _guard_config(self, cfg: ResolvedConfig) -> ActionGuardConfig:
+        """The guard in force: the explicit limits, empty sides filled from the dataset statistics."""
+        s = cfg.node.safety
+        if not s.limits_from_statistics or self._statistics_range is None:
+            return s.guard
+        return s.guard.with_default_limits(*statistics_limits(*self._statistics_range, s.statistics_margin))
+
+    def _limits_source(self, cfg: ResolvedConfig) -> str:
+        s = cfg.node.safety
+        stats = (
+            f"{self._statistics_source} min/max +/-{s.statistics_margin * 100:g}% of the range"
+            if s.limits_from_statistics and self._statistics_range is not None
+            else "none"
+        )
+        lower = "safety.action_lower" if s.guard.lower else stats
+        upper = "safety.action_upper" if s.guard.upper else stats
+        return lower if lower == upper else f"{lower} (lower), {upper} (upper)"
+
+    def _unbounded_refusal(self, cfg: ResolvedConfig) -> str:
+        """Why commanding is refused for want of limits ('' when it is not)."""
+        dims = self._guard_config(cfg).unbounded_dims
+        if not dims or cfg.node.safety.allow_unbounded:
+            return ""
+        return (
+            f"no action limit on dim(s) {list(dims)}, so commands stay disabled: give safety.action_lower/upper, "
+            "keep safety.limits_from_statistics with a checkpoint whose dataset_statistics.json has the actions' "
+            "min/max, or set safety.allow_unbounded:=true (docs/safety.md)"
+        )
 
     def _hardware_label(self, hardware_id: str) -> str:
         """`diagnostics.hardware_id`, or the policy's device (with the GPU's name) when empty."""
@@ -259,6 +345,7 @@ class AdpPolicyNode(LifecycleNode):
         self._latency_pub = self.create_lifecycle_publisher(DiagnosticArray, n.topics.latency, qos.DIAGNOSTICS_QOS)
         self._debug_pub = self.create_lifecycle_publisher(Image, n.topics.debug_image, qos.DEBUG_IMAGE_QOS)
         self._io = [self._preview_pub, self._command_pub, self._latency_pub, self._debug_pub]
+        self._create_streams(n)
         self._runner = ChunkRunner.for_motion(cfg.gate, n.motion)
         self._runner.set_instruction(n.instruction)
         motion_topics = {
@@ -271,7 +358,7 @@ class AdpPolicyNode(LifecycleNode):
         for profile in (qos.INSTRUCTION_QOS, qos.LATCHED_INSTRUCTION_QOS):
             self._io.append(self.create_subscription(String, n.topics.instruction, self._on_instruction, profile))
         self._scheduler = ChunkScheduler(ScheduleConfig.from_control(n.control))
-        self._guard = ActionGuard(n.safety.guard)
+        self._guard = ActionGuard(self._guard_config(cfg))
         self._tracker = DiagnosticsTracker(n.diagnostics.window, Thresholds.from_settings(n.diagnostics))
         self._assemble = ObservationAssembler(n)
         image_type = CompressedImage if n.topics.image_transport == "compressed" else Image
@@ -284,7 +371,25 @@ class AdpPolicyNode(LifecycleNode):
             self, topics, n.sync.queue_size, n.sync.slop_sec, self._on_synced, backend=n.sync.backend
         )
 
+    def _create_streams(self, n: Any) -> None:
+        """output.streams: a preview and a command publisher per stream, and a timer at the control rate."""
+        types = stream_types(n.output)
+        if not types:
+            return
+        for kind, msg_type in types.items():
+            preview = self.create_lifecycle_publisher(msg_type, stream_preview_topic(kind, n.topics), qos.COMMAND_QOS)
+            command = self.create_lifecycle_publisher(msg_type, stream_topic(kind, n.topics), qos.COMMAND_QOS)
+            self._stream_pubs[kind] = (preview, command)
+            self._io += [preview, command]
+        self._stream = ChunkStream()
+        self._stream_timer = self.create_timer(n.control.dt_ns / 1e9, self._on_stream_tick)
+
     def _teardown(self) -> None:
+        if self._stream_timer is not None:
+            self.destroy_timer(self._stream_timer)
+            self._stream_timer = None
+        self._stream = None
+        self._stream_pubs = {}
         if self._sync is not None:
             self._sync.destroy()
             self._sync = None
@@ -295,6 +400,7 @@ class AdpPolicyNode(LifecycleNode):
                 self.destroy_subscription(entity)
         self._io = []
         self._slot.clear()
+        self._statistics_range = None
         if self._policy is not None:
             self._policy = None
             _free_cuda_cache()
@@ -308,6 +414,11 @@ class AdpPolicyNode(LifecycleNode):
         if self._state != "active":
             return
         now = self._now_ns()
+        cfg = self._config
+        stamps = [stamp_ns_of(m) or 0 for m in msgs]
+        fresh = cfg is not None and check_staleness(stamps, now, cfg.node.safety.staleness).is_fresh
+        if fresh and self._input_loss.observed(min(stamps)):
+            self.get_logger().info("inputs back: a fresh synchronised observation arrived")
         self._slot.put((msgs, now))
         self._tracker.record_observation(now)
 
@@ -342,6 +453,10 @@ class AdpPolicyNode(LifecycleNode):
         self._commands.set_dry_run(safety.dry_run)
         if safety.dry_run:
             self._disable_commands("safety.dry_run set")
+        refusal = self._unbounded_refusal(self._config) if self._commands.enabled else ""
+        if refusal:
+            self.get_logger().error(f"action limits removed while enabled: {refusal}")
+            self._disable_commands("action limits removed")
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         if not request.data:
@@ -351,16 +466,23 @@ class AdpPolicyNode(LifecycleNode):
             response.success, response.message = False, f"node is {self._state}: activate it first"
         elif self._commands.dry_run:
             response.success, response.message = False, "safety.dry_run is true: set it to false to command the arm"
+        elif refusal := self._unbounded_refusal(self._config):
+            response.success, response.message = False, refusal
         else:
-            self._commands.enable()
+            self._enable_commands()
             topic = self._command_pub.topic_name
             response.success, response.message = True, f"commands enabled: chunks go to {topic}"
         self.get_logger().info(f"~/enable {request.data}: {response.message}")
         return response
 
+    def _enable_commands(self) -> None:
+        self._commands.enable()
+        self._input_loss.arm(self._now_ns())
+
     def _disable_commands(self, reason: str, *, wait_acked: bool = False) -> None:
         was_commanding = self._commands.may_command
         self._commands.disable(reason)
+        self._stop_streams(was_commanding, wait_acked=wait_acked)
         cfg = self._config
         if was_commanding and cfg is not None and cfg.node.safety.stop_on_disable:
             self._command_pub.publish(stop_message(cfg.node.output))
@@ -378,6 +500,7 @@ class AdpPolicyNode(LifecycleNode):
     def _worker_loop(self) -> None:
         while not self._stop.is_set():
             now = self._now_ns()
+            self._watch_inputs(now)
             if self._config is not self._applied:  # a live change may cure what failed: no back-off
                 self._scheduler.retry_now()
             if not self._scheduler.due(now):
@@ -397,6 +520,37 @@ class AdpPolicyNode(LifecycleNode):
             if not published:
                 self._scheduler.failed()
 
+    def _watch_inputs(self, now: int) -> None:
+        """Observations lost while commanding: the stop message once per loss, and ERROR on /diagnostics (with
+        the inputs that went silent) until a fresh observation arrives (core.safety.InputLossMonitor)."""
+        cfg, sync = self._config, self._sync
+        if cfg is None or sync is None:
+            return
+        if self._input_loss.observations != self._counts_observation:
+            self._counts_observation = self._input_loss.observations
+            self._counts_at_observation = sync.stats().received
+        max_age = cfg.node.safety.staleness.max_age_ns
+        if not self._commands.may_command or not self._input_loss.update(now, max_age):
+            return
+        topics = [sub.topic_name for sub in sync.subscriptions]
+        before, counts = self._counts_at_observation, sync.stats().received
+        silent = topics if before is None else [t for t, b, c in zip(topics, before, counts, strict=True) if b == c]
+        arriving = [t for t in topics if t not in silent]
+        since = self._input_loss.since_ns()
+        age = f" for {(now - since) / 1e9:.2f} s" if since is not None else ""
+        parts = [
+            f"inputs lost while commanding: no fresh synchronised observation{age} (the last commanded chunk "
+            f"ran out, then {max_age / 1e9:g} s, safety.max_observation_age_sec); stop message sent on "
+            f"{self._command_pub.topic_name}"
+        ]
+        if silent:
+            parts.append("no message on " + ", ".join(silent))
+        if arriving:
+            parts.append("stale or unsynchronised (check their stamps and sync.slop_sec): " + ", ".join(arriving))
+        self._loss_message = "; ".join(parts)
+        self._command_pub.publish(stop_message(cfg.node.output))
+        self.get_logger().error(self._loss_message)
+
     def _apply_live(self, cfg: ResolvedConfig) -> None:
         """Live parameter changes take effect here, at the start of a chunk."""
         if cfg is self._applied:
@@ -405,8 +559,10 @@ class AdpPolicyNode(LifecycleNode):
         self._runner.set_gate_config(cfg.gate)
         if self._runner.set_instruction(n.instruction):
             self.get_logger().info(f"new instruction {n.instruction!r}: gate history reset")
-        if old is None or old.node.safety.guard != n.safety.guard:
-            self._guard = ActionGuard(n.safety.guard)
+        guard = self._guard_config(cfg)
+        if guard != self._guard.config:
+            self._guard = ActionGuard(guard)
+            self.get_logger().info(f"safety: {describe_guard(guard, self._limits_source(cfg))}")
         self._scheduler.reconfigure(ScheduleConfig.from_control(n.control))
         self._tracker.thresholds = Thresholds.from_settings(n.diagnostics)
         if old is None or old.node.diagnostics.hardware_id != n.diagnostics.hardware_id:
@@ -457,12 +613,16 @@ class AdpPolicyNode(LifecycleNode):
         dt = n.control.dt_ns
         offset = now - stamp if n.control.trajectory_start == "publish" else 0
         msg = build_chunk_message(outcome.actions, n.output, stamp_ns=stamp, dt_ns=dt, offset_ns=offset)
-        self._preview_pub.publish(msg)
         commanded = self._commands.may_command
+        # The streams first: a control tick right after the trajectory went out must already see the chunk.
+        self._stream_chunk(inputs, outcome.actions, n, start_ns=stamp + offset, commanded=commanded)
+        self._preview_pub.publish(msg)
         if commanded:
             self._command_pub.publish(msg)
         self._scheduler.published(stamp + offset)
         self._runner.chunk_started(stamp + offset, dt, outcome.actions)
+        if commanded:  # inputs lost counts from the end of the arm's last chunk
+            self._input_loss.commanded(stamp + offset + outcome.actions.shape[0] * dt)
         stages = dict(outcome.stages_ms)
         stages["publish"] = (time.perf_counter() - started) * 1e3
         record = chunk_record(
@@ -484,6 +644,75 @@ class AdpPolicyNode(LifecycleNode):
         if n.diagnostics.debug_image:
             self._publish_debug_image(inputs, outcome, n, stamp)
         return True
+
+    # ------------------------------------------------------------------------------------------ streams
+    def _stream_chunk(self, inputs: ChunkInputs, actions: Any, n: Any, *, start_ns: int, commanded: bool) -> None:
+        """Hand a published chunk to the streams (core.streaming.ChunkStream: hand-over at `start_ns`)."""
+        stream = self._stream
+        if stream is None:
+            return
+        out = n.output
+        base = inputs.eef_pose if out.streams_pose else None
+        measured, wanted = inputs.eef_frame_id.lstrip("/"), out.frame_id.lstrip("/")
+        if base is not None and measured and wanted and measured != wanted:
+            self.get_logger().error(
+                f"no pose targets: the measured pose on {n.topics.eef_pose} is in frame {measured!r} but "
+                f"output.frame_id is {wanted!r} (the frame of the deltas); publish the pose in that frame or set "
+                "output.frame_id",
+                throttle_duration_sec=5.0,
+            )
+            base = None
+        try:
+            chunk = StreamChunk.from_actions(
+                actions,
+                start_ns=start_ns,
+                dt_ns=n.control.dt_ns,
+                translation_scale=out.translation_scale,
+                rotation_scale=out.rotation_scale,
+                base_pose=base,
+            )
+        except InputError as exc:
+            self.get_logger().error(f"chunk not streamed: {exc}", throttle_duration_sec=5.0)
+            return
+        stream.add(chunk, commanded=commanded)
+        if commanded and not self._commands.may_command:  # disabled meanwhile (executor thread): never command it
+            stream.revoke()
+
+    def _on_stream_tick(self) -> None:
+        """Timer at the control rate: the current step of each stream to its preview, and to the arm when the
+        chunk was commanded and commands are still enabled."""
+        stream, cfg = self._stream, self._config
+        if stream is None or cfg is None or self._state != "active":
+            return
+        n = cfg.node
+        dt = n.control.dt_ns
+        if self._stream_timer.timer_period_ns != dt:  # control.control_hz changed live
+            self._stream_timer.timer_period_ns = dt
+        now = self._now_ns()
+        cmd = stream.at(now)
+        if cmd is None:
+            return
+        commanding = cmd.commanded and self._commands.may_command
+        for kind, msg in stream_messages(cmd, n.output, stamp_ns=now, dt_ns=dt).items():
+            preview, command = self._stream_pubs[kind]
+            preview.publish(msg)
+            if commanding:
+                command.publish(msg)
+
+    def _stop_streams(self, was_commanding: bool, *, wait_acked: bool = False) -> None:
+        """Commands were disabled: the chunks streamed so far are never commanded again, and a zero twist stops
+        the arm (MoveIt Servo would otherwise keep the last twist until its command timeout)."""
+        stream = self._stream
+        if stream is None:
+            return
+        stream.revoke()
+        cfg = self._config
+        if not was_commanding or cfg is None or "twist" not in self._stream_pubs:
+            return
+        command = self._stream_pubs["twist"][1]
+        command.publish(zero_twist(stamp_ns=self._now_ns(), frame_id=cfg.node.output.frame_id))
+        if wait_acked:
+            command.wait_for_all_acked(Duration(seconds=1.0))
 
     def _publish_debug_image(self, inputs: ChunkInputs, outcome: ChunkOutcome, n: Any, stamp: int) -> None:
         camera = n.diagnostics.debug_image_camera
@@ -539,6 +768,7 @@ class AdpPolicyNode(LifecycleNode):
             command_state=self._commands.state,
             has_instruction=bool(cfg.node.instruction) if cfg is not None else False,
             extra_counters=self.counters(),
+            conditions=[(ERROR, self._loss_message or "inputs lost while commanding")] if self._input_loss.lost else (),
         )
 
     def publish_status(self) -> None:

@@ -145,17 +145,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _git_revision() -> str:
+    """HEAD of the source tree this runs from, with `+dirty` when it has uncommitted changes."""
+    here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, cwd=here)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=False, cwd=here)
     except OSError:
         return "unknown"
+    revision = head.stdout.strip() or "unknown"
+    return revision + ("+dirty" if head.returncode == 0 and dirty.stdout.strip() else "")
 
 
 def _plot(rows: list[list[float]], path: Path) -> None:

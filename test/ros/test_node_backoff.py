@@ -30,6 +30,7 @@ def test_refused_chunks_back_off_for_one_request_period(ros_context, tiny_aloha_
             "safety.guard_mode": "reject",
             "safety.action_upper": limit,
             "safety.action_lower": [-v for v in limit],
+            "safety.max_start_distance": [float("inf")],  # random weights: far from the joints (docs/safety.md)
         },
     )
     try:

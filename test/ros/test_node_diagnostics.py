@@ -43,7 +43,10 @@ def test_latency_topic_has_stages_tokens_gate_and_counters(node_harness):
     ]:
         assert key in kv, key
     assert all(float(kv[k]) >= 0 for k in STAGE_KEYS)
-    assert kv["_level"] == DiagnosticStatus.OK[0]
+    # Random weights: LIBERO's unnormalised gripper often leaves the training range, and a chunk clamped to the
+    # statistics' limits is a WARN (docs/safety.md); otherwise OK.
+    clamped = kv["guard_modified"] == "true"
+    assert kv["_level"] == (DiagnosticStatus.WARN[0] if clamped else DiagnosticStatus.OK[0])
     # The cold start is dense (gate window 3), then pruned chunks keep 50 % of the 512 visual tokens.
     assert [c["gate_band"] for c in chunks[:3]] == ["initial", "cold_start", "cold_start"]
     pruned = [c for c in chunks if c["pruned"] == "true"]

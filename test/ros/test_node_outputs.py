@@ -55,7 +55,9 @@ def test_libero_multi_dof_chunk_is_stamped_with_its_observation(node_harness):
 def test_three_cameras_aloha_joint_trajectory(node_harness):
     from trajectory_msgs.msg import JointTrajectory
 
-    h = node_harness("aloha", params={"control.mode": "fixed_rate", "control.query_rate_hz": 10.0})
+    # Random weights: the first point is far from the joints; the default bound would refuse it (docs/safety.md).
+    unbounded_start = {"safety.max_start_distance": [float("inf")]}
+    h = node_harness("aloha", params={"control.mode": "fixed_rate", "control.query_rate_hz": 10.0, **unbounded_start})
     preview = h.record(JointTrajectory, NODE + "/preview")
     assert h.wait_subscribed()
     assert h.stream_until(lambda: len(preview) >= 2, timeout=15.0), "no chunk from three cameras"

@@ -103,7 +103,10 @@ def test_new_instruction_from_the_topic_resets_the_gate(node_harness):
 
 @pytest.mark.parametrize(
     ("preset", "start_params", "expected_preset"),
-    [("libero", {"gate.preset": "reference"}, "reference"), ("aloha", {}, "default_joint")],
+    [
+        ("libero", {"gate.preset": "reference"}, "reference"),
+        ("aloha", {"safety.max_start_distance": [float("inf")]}, "default_joint"),  # random weights: far start
+    ],
     ids=["reference", "aloha_default_joint"],
 )
 def test_an_explicit_gate_setting_wins_over_the_preset(node_harness, preset, start_params, expected_preset):
@@ -141,6 +144,10 @@ LIVE_CHANGES = {
     "output.translation_scale": 0.1,
     "output.rotation_scale": 0.25,
     "output.frame_id": "world",
+    "output.gripper_open_value": 0.9,
+    "output.gripper_closed_value": 0.1,
+    "output.gripper_open_position": 0.035,
+    "output.gripper_closed_position": 0.002,
     "gate.preset": "default_joint",
     "gate.decision_method": "avg",
     "gate.window": 5,
@@ -171,6 +178,10 @@ LIVE_CHANGES = {
     "safety.action_upper": [1e3] * 7,
     "safety.max_delta": [1e3] * 7,
     "safety.stop_on_disable": False,
+    "safety.limits_from_statistics": False,
+    "safety.statistics_margin": 0.2,
+    "safety.max_start_distance": [float("inf")],  # LIBERO outputs deltas: only "no bound" is accepted
+    "safety.allow_unbounded": True,
     "diagnostics.hardware_id": "test-arm",
     "diagnostics.end_to_end_error_ms": 10000.0,
     "diagnostics.end_to_end_warn_ms": 5000.0,
@@ -191,6 +202,7 @@ def test_every_live_parameter_takes_effect_at_the_next_chunk(node_harness):
     from adp_ros.core.diagnostics import Thresholds
     from adp_ros.core.gate import GATE_PRESETS
     from adp_ros.core.params import SPECS
+    from adp_ros.core.streaming import GripperMapping
 
     assert set(LIVE_CHANGES) == {s.name for s in SPECS if s.live}, "a live parameter without a test value"
     h = node_harness("libero", params={"gate.preset": "reference"})
@@ -231,6 +243,7 @@ def test_every_live_parameter_takes_effect_at_the_next_chunk(node_harness):
     assert msg.points[0].time_from_start.nanosec == 100 * MS, "trajectory_start observation: no publish offset"
     output = node._applied.node.output
     assert (output.translation_scale, output.rotation_scale) == (0.1, 0.25)
+    assert output.gripper == GripperMapping(0.9, 0.1, 0.035, 0.002)
     # Pruning: static keeps 25 % of the 512 visual tokens on every chunk.
     assert (chunk["prune_mode"], chunk["pruned"], chunk["tokens_kept"]) == ("static", "true", "128")
     prune = node._applied.prune
@@ -240,6 +253,7 @@ def test_every_live_parameter_takes_effect_at_the_next_chunk(node_harness):
     assert node._commands.dry_run
     safety = node._applied.node.safety
     assert safety.enable_on_activate and not safety.stop_on_disable
+    assert (safety.limits_from_statistics, safety.statistics_margin, safety.allow_unbounded) == (False, 0.2, True)
     assert (safety.staleness.max_age_ns, safety.staleness.max_future_ns) == (2_000 * MS, 50 * MS)
     guard = node._guard.config
     assert (guard.mode, guard.lower, guard.upper, guard.max_delta) == (

@@ -154,3 +154,30 @@ def test_realtime_holds_without_a_chunk_and_follows_one_by_its_timestamps(bridge
     assert moved.held_steps == 4, "8 points executed, then hold: the chunk ran out"
     assert spatial_task.robot_state().eef_pos[2] - before[2] > 0.03
     assert moved.real_time_factor > 0
+
+
+def test_stop_message_drops_the_queued_chunk(bridge_graph, spatial_task):
+    """The node's stop (an empty trajectory: deactivate, disable, inputs lost) makes the arm hold at once."""
+    from dataclasses import replace
+
+    from rclpy.qos import QoSProfile
+    from trajectory_msgs.msg import MultiDOFJointTrajectory
+
+    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
+
+    bridge, peer = bridge_graph
+    bridge.config = replace(bridge.config, timing="realtime", camera_period_steps=8)
+    pub = peer.create_publisher(MultiDOFJointTrajectory, "/adp_policy_node/command", QoSProfile(depth=10))
+    _wait(lambda: pub.get_subscription_count() > 0)
+    bridge.reset(None, noop_steps=0)
+    up = np.tile([0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0], (8, 1))
+    pub.publish(
+        chunk_to_multi_dof_trajectory(
+            up, stamp_ns=bridge.now_ns, dt_ns=bridge.dt_ns, translation_scale=0.05, rotation_scale=0.5
+        )
+    )
+    _wait(lambda: bridge.received > 0)
+    pub.publish(MultiDOFJointTrajectory())
+    _wait(lambda: bridge.stops > 0)
+    result = bridge.run_realtime(max_steps=4)
+    assert result.held_steps == 4

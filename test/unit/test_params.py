@@ -138,3 +138,17 @@ def test_an_explicit_gate_field_overrides_the_preset_whatever_its_value():
         P.preset_values("aloha") | {"gate.standstill_deadband": 0.005}, explicit={"gate.standstill_deadband"}
     )
     assert joint.gate.standstill_deadband == 0.005 and joint.node.motion.gate_preset == "default_joint"
+
+
+def test_max_start_distance_defaults_per_platform():
+    inf = float("inf")
+    aloha = P.preset_values("aloha")
+    assert P.resolve(aloha).node.safety.guard.max_start_distance == ((0.3,) * 6 + (inf,)) * 2  # grippers free
+    assert P.resolve(aloha | {"safety.max_start_distance": [0.5]}).node.safety.guard.max_start_distance == (0.5,) * 14
+    libero = P.resolve(P.preset_values("libero")).node.safety
+    assert libero.guard.max_start_distance == () and libero.limits_from_statistics and not libero.allow_unbounded
+    assert P.resolve({"safety.max_start_distance": [inf]}).node.safety.guard.max_start_distance == ()
+    with pytest.raises(ConfigError, match="bounds absolute joint positions, but libero outputs eef_delta"):
+        P.resolve({"safety.max_start_distance": [0.3]})
+    with pytest.raises(ConfigError, match="has 2 entries but the aloha policy has action_dim=14"):
+        P.resolve(aloha | {"safety.max_start_distance": [0.3, 0.3]})

@@ -12,8 +12,11 @@ from adp_ros.core.safety import (
     ActionGuard,
     ActionGuardConfig,
     CommandGate,
+    InputLossMonitor,
     StalenessConfig,
     check_staleness,
+    describe_guard,
+    statistics_limits,
 )
 
 MS = 1_000_000
@@ -259,3 +262,92 @@ def test_command_gate_dry_run_alone_never_commands():
     gate = CommandGate(dry_run=False)
     assert not gate.may_command
     assert CommandGate(dry_run=False, enabled=True).may_command
+
+
+# ---- default limits, start distance, lost inputs (issue 12) ----------------------------------------------
+
+
+def test_statistics_limits_widen_the_training_range_per_dimension():
+    lower, upper = statistics_limits([-1.0, 0.0, 2.0], [1.0, 1.0, 2.0], margin=0.05)
+    assert lower == pytest.approx((-1.1, -0.05, 2.0)) and upper == pytest.approx((1.1, 1.05, 2.0))
+    lower, upper = statistics_limits([-1.0, float("nan")], [1.0, 3.0], margin=0.0)
+    assert lower == (-1.0, -np.inf) and upper == (1.0, 3.0)  # a non-finite side stays unbounded
+    with pytest.raises(InputError, match=r"min\[0\]=2.0 > max\[0\]=1.0"):
+        statistics_limits([2.0], [1.0])
+    with pytest.raises(ConfigError, match="margin"):
+        statistics_limits([0.0], [1.0], margin=-0.1)
+
+
+def test_default_limits_fill_only_the_empty_sides():
+    config = ActionGuardConfig(action_dim=2, upper=(5.0, 5.0))
+    assert config.unbounded_dims == (0, 1)
+    filled = config.with_default_limits((-1.0, -2.0), (1.0, 2.0))
+    assert (filled.lower, filled.upper) == ((-1.0, -2.0), (5.0, 5.0))
+    assert filled.unbounded_dims == ()
+    assert ActionGuardConfig(action_dim=2, lower=(-1.0, -np.inf), upper=(1.0, 1.0)).unbounded_dims == (1,)
+
+
+@pytest.mark.parametrize("mode", ["clamp", "reject"])
+def test_a_first_step_far_from_the_measured_state_refuses_the_chunk(mode):
+    guard = _guard(max_start_distance=(0.3, np.inf), mode=mode)
+    state = np.array([0.1, 0.0])
+    near = guard.check(np.array([[0.35, 9.0], [2.0, 9.0]]), current_state=state)  # 0.25 away; dim 1 unbounded
+    assert near.is_safe and near.start_violations == 0
+    far = guard.check(np.array([[0.5, 9.0], [0.5, 9.0]]), current_state=state)  # 0.4 away
+    assert not far.is_safe and far.start_violations == 1
+    assert "first step is 0.4 from the measured state on dim 0" in far.reasons[0]
+    assert "max_start_distance 0.3" in far.reasons[0]
+    assert guard.check(np.array([[5.0, 0.0]])).is_safe  # no measured state: nothing to compare with
+
+
+def test_clamp_mode_measures_the_start_after_clamping_to_the_limits():
+    guard = _guard(lower=(-1.0, -1.0), upper=(1.0, 1.0), max_start_distance=(0.3, 0.3))
+    result = guard.check(np.array([[3.0, 0.0]]), current_state=np.array([0.9, 0.0]))  # clamped to 1.0: 0.1 away
+    assert result.is_safe and result.actions.tolist() == [[1.0, 0.0]]
+    strict = _guard(lower=(-1.0, -1.0), upper=(1.0, 1.0), max_start_distance=(0.3, 0.3), mode="reject")
+    assert not strict.check(np.array([[3.0, 0.0]]), current_state=np.array([0.9, 0.0])).is_safe
+
+
+def test_describe_guard_is_one_line_with_every_dimension():
+    config = ActionGuardConfig(
+        action_dim=4,
+        lower=(-1.0, -2.0, -np.inf, 0.0),
+        upper=(1.0, 2.0, np.inf, 0.5),
+        max_start_distance=(0.3, 0.3, 0.3, np.inf),
+    )
+    text = describe_guard(config, "stats.json['x']")
+    assert "\n" not in text
+    assert "action limits from stats.json['x']: 0:[-1,1] 1:[-2,2] 2:[-inf,inf] 3:[0,0.5]" in text
+    assert "max_start_distance 0.3 on dims 0-2" in text and "max_delta none" in text
+    assert "unbounded dims 2" in text and "mode clamp" in text
+    assert "action limits none" in describe_guard(ActionGuardConfig(action_dim=2), "-")
+
+
+def test_input_loss_is_reported_once_per_loss_after_the_chunk_and_the_staleness_limit():
+    monitor = InputLossMonitor()
+    age = 500 * MS
+    assert not monitor.update(10_000 * MS, age)  # not armed: commands disabled
+    monitor.arm(1_000 * MS)
+    monitor.observed(1_000 * MS)
+    monitor.commanded(1_400 * MS)  # the chunk's last point
+    assert monitor.deadline_ns(age) == 1_900 * MS
+    assert not monitor.update(1_900 * MS, age) and not monitor.lost
+    assert monitor.update(1_901 * MS, age) and monitor.lost
+    assert not monitor.update(3_000 * MS, age) and monitor.lost  # once per loss
+    assert monitor.observed(3_000 * MS) and not monitor.lost  # fresh again: the loss ends
+    assert not monitor.update(3_400 * MS, age)
+    assert monitor.update(3_600 * MS, age)  # a second loss
+    monitor.disarm()
+    assert not monitor.lost and monitor.deadline_ns(age) is None
+
+
+def test_input_loss_waits_for_the_clock_and_survives_time_going_backwards():
+    monitor = InputLossMonitor()
+    age = 500 * MS
+    monitor.arm(0)  # use_sim_time before the first /clock: the clock's first jump is no loss
+    assert not monitor.update(1_000_000 * MS, age)
+    assert monitor.update(1_000_501 * MS, age)
+    monitor.arm(1_000_600 * MS)
+    monitor.commanded(1_001_000 * MS)
+    assert not monitor.update(5_000 * MS, age)  # the simulator reset its clock: start over from there
+    assert monitor.update(5_501 * MS, age)

@@ -7,7 +7,8 @@ Publishes (stamps in sim time; `/clock` drives every node that runs with use_sim
 - `JointState` (7 arm joints + 2 finger joints, panda names), end-effector `PoseStamped` (world frame), every step;
 - `/clock`.
 Consumes the node's `MultiDOFJointTrajectory` of delta end-effector actions + gripper (config/libero.yaml) and
-executes it point by point, with the original loop's gripper processing: g → −sign(2g − 1).
+executes it point by point, with the original loop's gripper processing: g → −sign(2g − 1). An empty
+trajectory (the node's stop message) drops whatever is queued: the arm holds.
 
 Timing:
 - **lockstep** (the original evaluation, reproducible): publish an observation, wait (sim time stopped) for the
@@ -144,6 +145,7 @@ class LiberoBridge:
         self._chunks: list[_Chunk] = []
         self._bad_commands = 0
         self.received = 0
+        self.stops = 0
         self._gripper = -1.0
         self.last_frames: list[np.ndarray] = []
 
@@ -152,8 +154,11 @@ class LiberoBridge:
         from adp_ros.core.sync import stamp_ns_of
         from adp_ros.ros.messages import multi_dof_trajectory_to_chunk
 
-        if not msg.points:
-            return  # the stop message: nothing to execute (the arm holds)
+        if not msg.points:  # the stop message: drop what is queued, the arm holds
+            with self._lock:
+                self.stops += 1
+                self._chunks.clear()
+            return
         c = self.config
         try:
             actions, times = multi_dof_trajectory_to_chunk(

@@ -163,6 +163,7 @@ def node_command(model: ModelInfo, instruction: str, realtime: bool, extra: list
         "task.instruction": instruction,
         "control.mode": "chunk_end" if realtime else "on_observation",
         "diagnostics.debug_image": "true",
+        "output.frame_id": "world",  # the bridge's frame (robosuite's world; the preset names a real Franka's base)
         "pruning.fastv_layer": str(min(2, max(1, model.llm_layers - 1))),
     }
     args = [*base, "--ros-args", "--params-file", str(package_file("config/libero.yaml"))]
