@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 DEMO_OUT ?= out/demo
 .PHONY: setup sim-setup demo demo-streams test lint format params clean help
 help:
-	@echo "make demo   - set up .venv + the LIBERO simulator, then the node drives the simulated arm for one episode"
+	@echo "make demo   - set up .venv + the LIBERO simulator, then the node drives the simulated arm for one episode per mode (dense, then gated ADP)"
 	@echo "make demo-streams - the node on the tiny model with generated camera/joint streams (no simulator)"
 	@echo "make test   - set up .venv, lint, then run all tests (ROS tests in a loopback-only network namespace)"
 	@echo "make params - regenerate config/*.yaml and the README parameter table from adp_ros/core/params.py"
@@ -40,7 +40,7 @@ sim-setup: $(VENV)/.sim.stamp
 
 # One closed-loop episode: the committed tiny policy drives the simulated LIBERO arm through ROS 2.
 demo: setup sim-setup
-	$(ISOLATED) $(VENV)/bin/adp-ros sim eval --episodes 1 --modes adp --video 1 --out $(DEMO_OUT) --overwrite $(DEMO_ARGS)
+	$(ISOLATED) $(VENV)/bin/adp-ros sim eval --episodes 1 --modes dense,adp --video 1 --out $(DEMO_OUT) --overwrite $(DEMO_ARGS)
 
 demo-streams: setup
 	$(ISOLATED) $(VENV)/bin/adp-ros demo $(DEMO_ARGS)

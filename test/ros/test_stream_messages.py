@@ -56,7 +56,7 @@ def test_every_stream_message_of_a_step():
     node = _output()
     out = node.output
     q = axis_angle_to_quat([np.pi, 0.0, 0.0])
-    a = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0]])
+    a = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
     msgs = stream_messages(_command(a, base=np.array([0.4, 0.0, 0.3, *q]), t=T0 + DT), out, stamp_ns=T0 + DT, dt_ns=DT)
     assert list(msgs) == ["twist", "pose", "gripper"]
     assert {k: type(m) for k, m in msgs.items()} == stream_types(out)
@@ -67,15 +67,17 @@ def test_every_stream_message_of_a_step():
     np.testing.assert_allclose([o.x, o.y, o.z, o.w], q, atol=1e-12)
     grip = msgs["gripper"]
     assert list(grip.joint_names) == ["panda_finger_joint1", "panda_finger_joint2"]
-    assert len(grip.points) == 1 and list(grip.points[0].positions) == pytest.approx([0.04, 0.04])  # -1 = open
+    assert len(grip.points) == 1 and list(grip.points[0].positions) == pytest.approx([0.04, 0.04])  # 1 = open
     assert duration_ns(grip.points[0].time_from_start) == DT
 
 
 def test_float64_gripper_and_no_pose_without_a_measured_pose():
     node = _output(("pose", "gripper"), **{"output.gripper_type": "float64"})
-    msgs = stream_messages(_command(np.full((2, 7), 1.0)), node.output, stamp_ns=T0, dt_ns=DT)
+    closing = np.full((2, 7), 1.0)
+    closing[:, 6] = 0.0
+    msgs = stream_messages(_command(closing), node.output, stamp_ns=T0, dt_ns=DT)
     assert list(msgs) == ["gripper"]  # no base pose → no pose target
-    assert isinstance(msgs["gripper"], Float64) and msgs["gripper"].data == pytest.approx(0.0)  # +1 = closed
+    assert isinstance(msgs["gripper"], Float64) and msgs["gripper"].data == pytest.approx(0.0)  # 0 = closed
     assert stream_types(node.output) == {"pose": PoseStamped, "gripper": Float64}
 
 
