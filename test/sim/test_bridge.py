@@ -31,6 +31,26 @@ def bridge_graph(ros_context, spatial_task):
     executor.shutdown(timeout_sec=1.0)
 
 
+def _command_publisher(peer, bridge):
+    """A publisher on the node's command topic, matched with the bridge, and a function sending 8 steps of +z."""
+    from rclpy.qos import QoSProfile
+    from trajectory_msgs.msg import MultiDOFJointTrajectory
+
+    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
+
+    pub = peer.create_publisher(MultiDOFJointTrajectory, "/adp_policy_node/command", QoSProfile(depth=10))
+    _wait(lambda: pub.get_subscription_count() > 0)
+    up = np.tile([0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0], (8, 1))
+
+    def send_up(stamp_ns):
+        msg = chunk_to_multi_dof_trajectory(
+            up, stamp_ns=stamp_ns, dt_ns=bridge.dt_ns, translation_scale=0.05, rotation_scale=0.5
+        )
+        pub.publish(msg)
+
+    return pub, send_up
+
+
 def _wait(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -125,15 +145,9 @@ def test_realtime_holds_without_a_chunk_and_follows_one_by_its_timestamps(bridge
     """Real time: the arm never waits; with no chunk scheduled it holds, a chunk's points run at their times."""
     from dataclasses import replace
 
-    from rclpy.qos import QoSProfile
-    from trajectory_msgs.msg import MultiDOFJointTrajectory
-
-    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
-
     bridge, peer = bridge_graph
     bridge.config = replace(bridge.config, timing="realtime", camera_period_steps=8)
-    pub = peer.create_publisher(MultiDOFJointTrajectory, "/adp_policy_node/command", QoSProfile(depth=10))
-    _wait(lambda: pub.get_subscription_count() > 0)
+    _, send_up = _command_publisher(peer, bridge)
     bridge.reset(None, noop_steps=0)
     start = spatial_task.robot_state().eef_pos.copy()
     held = bridge.run_realtime(max_steps=6)
@@ -141,13 +155,7 @@ def test_realtime_holds_without_a_chunk_and_follows_one_by_its_timestamps(bridge
     assert np.linalg.norm(spatial_task.robot_state().eef_pos - start) < 0.01, "holding: the arm stays"
 
     # A chunk stamped now whose points start one step later (trajectory_start=observation): 8 steps of +z.
-    stamp = bridge.now_ns
-    up = np.tile([0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0], (8, 1))
-    pub.publish(
-        chunk_to_multi_dof_trajectory(
-            up, stamp_ns=stamp, dt_ns=bridge.dt_ns, translation_scale=0.05, rotation_scale=0.5
-        )
-    )
+    send_up(bridge.now_ns)
     _wait(lambda: bridge.received > 0)
     before = spatial_task.robot_state().eef_pos.copy()
     moved = bridge.run_realtime(max_steps=held.steps + 12)  # the step budget counts the whole episode
@@ -160,22 +168,13 @@ def test_stop_message_drops_the_queued_chunk(bridge_graph, spatial_task):
     """The node's stop (an empty trajectory: deactivate, disable, inputs lost) makes the arm hold at once."""
     from dataclasses import replace
 
-    from rclpy.qos import QoSProfile
     from trajectory_msgs.msg import MultiDOFJointTrajectory
-
-    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
 
     bridge, peer = bridge_graph
     bridge.config = replace(bridge.config, timing="realtime", camera_period_steps=8)
-    pub = peer.create_publisher(MultiDOFJointTrajectory, "/adp_policy_node/command", QoSProfile(depth=10))
-    _wait(lambda: pub.get_subscription_count() > 0)
+    pub, send_up = _command_publisher(peer, bridge)
     bridge.reset(None, noop_steps=0)
-    up = np.tile([0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0], (8, 1))
-    pub.publish(
-        chunk_to_multi_dof_trajectory(
-            up, stamp_ns=bridge.now_ns, dt_ns=bridge.dt_ns, translation_scale=0.05, rotation_scale=0.5
-        )
-    )
+    send_up(bridge.now_ns)
     _wait(lambda: bridge.received > 0)
     pub.publish(MultiDOFJointTrajectory())
     _wait(lambda: bridge.stops > 0)

@@ -26,22 +26,9 @@ def _sim_eval(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
 
 def test_node_drives_the_arm_in_lockstep(ros_context, tiny_libero_checkpoint, tmp_path):
     out = tmp_path / "eval"
-    run = _sim_eval(
-        "--model",
-        str(tiny_libero_checkpoint),
-        "--unnorm-key",
-        "tiny_libero",
-        "--episodes",
-        "1",
-        "--modes",
-        "static:0.5,blind",
-        "--max-steps",
-        "24",
-        "--out",
-        str(out),
-        "--video",
-        "1",
-    )
+    args = ("--model", str(tiny_libero_checkpoint), "--unnorm-key", "tiny_libero", "--episodes", "1")
+    args += ("--modes", "static:0.5,blind", "--max-steps", "24", "--out", str(out))
+    run = _sim_eval(*args, "--video", "1")
     assert run.returncode == 0, run.stderr[-3000:] + (out / "node.log").read_text()[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["mode"]: r for r in summary["rows"]}
@@ -60,20 +47,7 @@ def test_node_drives_the_arm_in_lockstep(ros_context, tiny_libero_checkpoint, tm
     assert "active" in (out / "node.log").read_text()
 
     # Resumable: the same command again runs nothing new and reproduces the table.
-    again = _sim_eval(
-        "--model",
-        str(tiny_libero_checkpoint),
-        "--unnorm-key",
-        "tiny_libero",
-        "--episodes",
-        "1",
-        "--modes",
-        "static:0.5,blind",
-        "--max-steps",
-        "24",
-        "--out",
-        str(out),
-    )
+    again = _sim_eval(*args)
     assert again.returncode == 0 and len((out / "episodes.jsonl").read_text().splitlines()) == 2
 
 
