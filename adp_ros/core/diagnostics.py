@@ -223,14 +223,21 @@ def chunk_key_values(record: ChunkRecord) -> list[tuple[str, str]]:
     return kv
 
 
-def waiting_message(inputs: Sequence[tuple[str, int]], idle_sec: float, instruction_topic: str = "") -> str:
+def waiting_message(
+    inputs: Sequence[tuple[str, int]], idle_sec: float, instruction_topic: str = "", problem: str = ""
+) -> str:
     """The "still waiting" log line: each synchronised input with the messages seen on it so far. A topic at 0
     is the usual culprit (name, namespace, remapping, QoS); all above 0 means the stamps never match.
-    `instruction_topic`: set when there is no instruction yet."""
+    `instruction_topic`: set when there is no instruction yet. `problem`: what the synchroniser knows of the
+    inputs missing or late and the parameter to change (`core.sync.ObservationSyncStats.problem`)."""
     seen = ", ".join(f"{topic}: {count}" for topic, count in inputs)
     text = f"waiting for input: no synchronised observation for {idle_sec:.1f} s; messages so far: {seen}"
-    if inputs and all(count > 0 for _, count in inputs):
-        text += " (every input has messages: check their header stamps against sync.slop_sec)"
+    if problem:
+        text += f" ({problem})"
+    elif inputs and all(count > 0 for _, count in inputs):
+        text += (
+            " (every input has messages: check their header stamps against sync.slop_sec and sync.state_tolerance_sec)"
+        )
     if instruction_topic:
         text += f"; no instruction yet (task.instruction or {instruction_topic})"
     return text
@@ -327,9 +334,11 @@ class DiagnosticsTracker:
         has_instruction: bool = True,
         extra_counters: Mapping[str, int] | None = None,
         conditions: Sequence[tuple[int, str]] = (),
+        input_problem: str = "",
     ) -> DiagnosticsSnapshot:
         """`conditions`: standing (level, message) issues the caller knows of (e.g. inputs lost while
-        commanding), folded into the level and message like the tracker's own."""
+        commanding), folded into the level and message like the tracker's own. `input_problem`: the inputs
+        missing or late and the parameter to change, named in the "no synchronised observation" warning."""
         with self._lock:
             records = list(self._records)
             counters = dict(self._counters)
@@ -358,6 +367,7 @@ class DiagnosticsTracker:
             lifecycle_state=lifecycle_state,
             command_state=command_state,
             conditions=conditions,
+            input_problem=input_problem,
         )
         return DiagnosticsSnapshot(
             version=SNAPSHOT_VERSION,
@@ -399,6 +409,7 @@ class DiagnosticsTracker:
         lifecycle_state: str,
         command_state: str,
         conditions: Sequence[tuple[int, str]] = (),
+        input_problem: str = "",
     ) -> tuple[int, str]:
         thr = self.thresholds
         issues: list[tuple[int, str]] = list(conditions)
@@ -416,8 +427,13 @@ class DiagnosticsTracker:
                 issues.append(
                     (
                         WARN,
-                        f"no synchronised observation for {(now_ns - since) / 1e9:.1f} s (check the camera and "
-                        "joint-state topics, their stamps and sync.slop_sec)",
+                        f"no synchronised observation for {(now_ns - since) / 1e9:.1f} s ("
+                        + (
+                            input_problem
+                            or "check the camera and joint-state topics, their stamps, sync.slop_sec and "
+                            "sync.state_tolerance_sec"
+                        )
+                        + ")",
                     )
                 )
             if not has_instruction:

@@ -395,7 +395,8 @@ _SYNC = (
         "sync.queue_size",
         "int",
         10,
-        "Approximate-time synchroniser: messages kept per input while waiting for a match.",
+        "Approximate-time synchroniser of the cameras: frames kept per camera while waiting for a match (and "
+        "camera sets waiting for a state sample).",
         min=1,
         max=1000,
     ),
@@ -403,7 +404,8 @@ _SYNC = (
         "sync.slop_sec",
         "double",
         0.05,
-        "Largest stamp spread of a synchronised set (cameras, joint state, pose); exclusive.",
+        "Largest stamp spread among the cameras of a synchronised set; exclusive. Joint state and pose are not "
+        "in it: see sync.state_tolerance_sec.",
         unit="s",
         min=0.0005,
         max=10.0,
@@ -413,8 +415,42 @@ _SYNC = (
         "sync.backend",
         "string",
         "auto",
-        "auto: message_filters when importable, else the built-in synchroniser with the same semantics.",
+        "Camera synchroniser. auto: message_filters when importable, else the built-in synchroniser with the "
+        "same semantics. Joint states and pose (500-1000 Hz) bypass it: they are looked up by stamp.",
         choices=SYNC_BACKENDS,
+    ),
+    _s(
+        "sync.state_tolerance_sec",
+        "double",
+        0.05,
+        "Joint state and pose are taken at a camera set's stamp (the sample nearest to it) when within this "
+        "much of it; otherwise the set is dropped and counted (sync_missing.<topic>).",
+        unit="s",
+        min=0.0,
+        max=10.0,
+        example="0.01",
+    ),
+    _s(
+        "sync.state_wait_sec",
+        "double",
+        0.1,
+        "How long (ROS time) a camera set newer than every joint-state / pose sample waits for a newer one "
+        "(states may arrive after the cameras) before it is matched within sync.state_tolerance_sec or dropped.",
+        unit="s",
+        min=0.0,
+        max=10.0,
+        example="0.1",
+    ),
+    _s(
+        "sync.state_history_sec",
+        "double",
+        1.0,
+        "Joint-state / pose history kept for the lookup, behind the newest sample; at least the cameras' delay "
+        "(time from a frame's stamp to its arrival).",
+        unit="s",
+        min=0.01,
+        max=60.0,
+        example="1.0",
     ),
 )
 
@@ -1131,6 +1167,9 @@ class SyncSettings:
     queue_size: int
     slop_sec: float
     backend: str
+    state_tolerance_sec: float = 0.05
+    state_wait_sec: float = 0.1
+    state_history_sec: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -1664,6 +1703,9 @@ def resolve(values: Mapping[str, Any], *, explicit: Collection[str] = ()) -> Res
             queue_size=v["sync.queue_size"],
             slop_sec=v["sync.slop_sec"],
             backend=v["sync.backend"],
+            state_tolerance_sec=v["sync.state_tolerance_sec"],
+            state_wait_sec=v["sync.state_wait_sec"],
+            state_history_sec=v["sync.state_history_sec"],
         ),
         proprio=ProprioSettings(source=v["proprio.source"], joint_names=proprio_names),
         control=control,

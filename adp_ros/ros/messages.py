@@ -7,7 +7,8 @@ Outputs (`output.type`):
   dyaw, gripper): joint `output.eef_joint_name` carries each step's delta as a `Transform` (translation ×
   `translation_scale` metres, rotation = the axis-angle × `rotation_scale` as a quaternion); each point is the
   delta of that step, not a cumulative pose. The gripper command has no place in a Transform, so a second
-  joint `output.gripper_joint_name` carries it in `translation.x` (policy units; LIBERO checkpoints: 1 open, 0 closed, as in their datasets).
+  joint `output.gripper_joint_name` carries it in `translation.x` (policy units; LIBERO checkpoints: 1 open,
+  0 closed, as in their datasets).
 - `float32_multi_array`: the raw chunk (steps × action_dim, row-major) with a two-dimension layout
   ("step", "action"). It has no header; the latency topic's `observation_stamp_ns` names its observation.
 
@@ -178,7 +179,9 @@ class ObservationAssembler:
     """A synchronised message set → `ChunkInputs`: images, proprio, stamps, the measured output joints.
 
     The set is (cameras in model order, then the JointState when `needs_joint_states`, then the PoseStamped
-    when `needs_pose`), as the node subscribes them. Proprio = [eef xyz + axis-angle], then the named joints.
+    when `needs_pose`), as the node subscribes them: the cameras synchronised among themselves, the states the
+    samples nearest to the cameras' stamp (`ros.sync.create_observation_sync`). Proprio = [eef xyz +
+    axis-angle], then the named joints.
     The pose is in the set for the proprio or for the pose targets (output.streams pose), which start from it.
     """
 

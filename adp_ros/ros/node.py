@@ -88,7 +88,7 @@ from adp_ros.ros.messages import (
 )
 from adp_ros.ros.outputs import stream_messages, stream_preview_topic, stream_topic, stream_types, zero_twist
 from adp_ros.ros.parameters import ParameterValidator, declare_all, read_config
-from adp_ros.ros.sync import create_approximate_sync
+from adp_ros.ros.sync import create_observation_sync
 
 _POLL_SEC = 0.02
 """Longest the worker sleeps between looks at ROS time (sim time may jump)."""
@@ -362,13 +362,25 @@ class AdpPolicyNode(LifecycleNode):
         self._tracker = DiagnosticsTracker(n.diagnostics.window, Thresholds.from_settings(n.diagnostics))
         self._assemble = ObservationAssembler(n)
         image_type = CompressedImage if n.topics.image_transport == "compressed" else Image
-        topics = [(image_type, t, qos.CAMERA_QOS) for t in n.topics.cameras]
+        cameras = [(image_type, t, qos.CAMERA_QOS) for t in n.topics.cameras]
+        # Joint states and pose (500-1000 Hz on robots) are looked up at the camera set's stamp, not synchronised
+        # with the cameras: in the synchroniser's queue they starved it (issue 12; ros/sync.py).
+        states = []
         if self._assemble.needs_joint_states:
-            topics.append((JointState, n.topics.joint_states, qos.STATE_QOS))
+            states.append((JointState, n.topics.joint_states, qos.STATE_QOS))
         if self._assemble.needs_pose:
-            topics.append((PoseStamped, n.topics.eef_pose, qos.STATE_QOS))
-        self._sync = create_approximate_sync(
-            self, topics, n.sync.queue_size, n.sync.slop_sec, self._on_synced, backend=n.sync.backend
+            states.append((PoseStamped, n.topics.eef_pose, qos.STATE_QOS))
+        self._sync = create_observation_sync(
+            self,
+            cameras,
+            states,
+            self._on_synced,
+            queue_size=n.sync.queue_size,
+            slop_sec=n.sync.slop_sec,
+            state_tolerance_sec=n.sync.state_tolerance_sec,
+            state_wait_sec=n.sync.state_wait_sec,
+            state_history_sec=n.sync.state_history_sec,
+            backend=n.sync.backend,
         )
 
     def _create_streams(self, n: Any) -> None:
@@ -546,7 +558,8 @@ class AdpPolicyNode(LifecycleNode):
         if silent:
             parts.append("no message on " + ", ".join(silent))
         if arriving:
-            parts.append("stale or unsynchronised (check their stamps and sync.slop_sec): " + ", ".join(arriving))
+            hint = self._input_problem() or "check their stamps, sync.slop_sec and sync.state_tolerance_sec"
+            parts.append(f"stale or unsynchronised ({hint}): " + ", ".join(arriving))
         self._loss_message = "; ".join(parts)
         self._command_pub.publish(stop_message(cfg.node.output))
         self.get_logger().error(self._loss_message)
@@ -741,15 +754,21 @@ class AdpPolicyNode(LifecycleNode):
         stats = self._sync.stats() if self._sync is not None else None
         runner = getattr(self, "_runner", None)
         scheduler = getattr(self, "_scheduler", None)
-        cams = len(self._config.node.topics.cameras) if self._config is not None else 0
-        return {
+        counters = {
             "observations_received": self._slot.received,
             "dropped_frames": self._slot.dropped,
             "observation_slot": len(self._slot),
-            # Camera frames the synchroniser never matched; state messages (100+ Hz) mostly go unmatched by design.
-            "sync_dropped": sum(stats.dropped[:cams]) if stats else 0,
-            "sync_dropped_state": sum(stats.dropped[cams:]) if stats else 0,
-            "sync_queued": sum(stats.queued) if stats else 0,
+            "sync_queued": 0,
+        }
+        if stats is not None:
+            # Per input (core.sync.ObservationSyncStats): camera frames never used / state messages rejected,
+            # and camera sets dropped for want of a state sample near their stamp.
+            cams = stats.num_cameras
+            counters.update({f"sync_dropped.{t}": d for t, d in zip(stats.topics, stats.dropped, strict=True)})
+            states = zip(stats.topics[cams:], stats.missing[cams:], strict=True)
+            counters.update({f"sync_missing.{t}": m for t, m in states})
+            counters["sync_queued"] = sum(stats.queued[:cams])
+        return counters | {
             "motion_samples_dropped": runner.dropped_motion_samples if runner else 0,
             # Chunk requests, and those that published nothing (each one delays the next: ChunkScheduler).
             "chunk_attempts": scheduler.attempts if scheduler else 0,
@@ -768,11 +787,22 @@ class AdpPolicyNode(LifecycleNode):
             command_state=self._commands.state,
             has_instruction=bool(cfg.node.instruction) if cfg is not None else False,
             extra_counters=self.counters(),
+            input_problem=self._input_problem(),
             conditions=[(ERROR, self._loss_message or "inputs lost while commanding")] if self._input_loss.lost else (),
         )
 
+    def _input_problem(self) -> str:
+        """The inputs missing or late since the last synchronised observation, with the parameter to change."""
+        if self._sync is None:
+            return ""
+        now = self._now_ns()
+        idle = self._tracker.input_idle_ns(now)
+        return self._sync.stats().problem(since_ns=now - idle if idle is not None else None)
+
     def publish_status(self) -> None:
         """The ~1 Hz `/diagnostics` status (timer callback; also callable)."""
+        if self._sync is not None:
+            self._sync.poll()  # camera sets whose wait for a state sample ran out: matched or dropped now
         self._diag_pub.publish(diag.snapshot_array(self.diagnostics_snapshot(), hardware_id=self._hardware_id))
         self._log_waiting()
 
@@ -790,10 +820,10 @@ class AdpPolicyNode(LifecycleNode):
         if due is not None and now < due and due - now <= WAITING_LOG_PERIOD_SEC * 1e9:  # not due, not time-warped
             return
         self._next_waiting_log_ns = now + int(WAITING_LOG_PERIOD_SEC * 1e9)
-        counts = sync.stats().received
-        inputs = [(sub.topic_name, n) for sub, n in zip(sync.subscriptions, counts, strict=True)]
+        stats = sync.stats()
+        inputs = list(zip(stats.topics, stats.received, strict=True))
         missing = "" if cfg.node.instruction else self.resolve_topic_name(cfg.node.topics.instruction)
-        self.get_logger().info(waiting_message(inputs, idle / 1e9, missing))
+        self.get_logger().info(waiting_message(inputs, idle / 1e9, missing, self._input_problem()))
 
 
 class _StopRequest:

@@ -6,6 +6,12 @@ not care which one it got. `SyncedSubscriptions.backend` says which is in use. T
 headerless message (with `allow_headerless=True`) gets the node's clock here (so `use_sim_time` replay behaves
 like the robot) but a fresh `ROSClock()` inside message_filters.
 
+`create_observation_sync` is what the node uses: the cameras through `create_approximate_sync` (either
+backend), and the high-rate state streams (joint states, pose) through plain subscriptions into
+`core.sync.StateMatcher`, which takes the sample nearest to each camera set's stamp. The states bypass
+message_filters on purpose: in its queue (`sync.queue_size`) 500 Hz states covered 20 ms, so cameras that
+arrive 100 ms after their stamp never found a partner (issue 12).
+
 rclpy is not imported at module level; the node passes itself in.
 """
 
@@ -21,6 +27,9 @@ from adp_ros.core.errors import ConfigError, MissingDependencyError, closest
 from adp_ros.core.sync import (
     BACKEND_NAME,
     ApproximateTimeSynchronizer,
+    ObservationSyncStats,
+    StateMatchConfig,
+    StateMatcher,
     SyncConfig,
     SyncStats,
     seconds_to_ns,
@@ -237,3 +246,106 @@ def _create_with_message_filters(
 
     subscriptions = [f.sub for f in filters]
     return SyncedSubscriptions(node, BACKEND_MESSAGE_FILTERS, subscriptions, stats)
+
+
+class ObservationSync:
+    """What `create_observation_sync` returns: cameras synchronised among themselves, states matched at the
+    camera set's stamp. `subscriptions` and the per-input counters of `stats()` are in input order (cameras,
+    then the state topics)."""
+
+    def __init__(self, node: Any, cameras: SyncedSubscriptions, states: list[Any], matcher: StateMatcher) -> None:
+        self._node = node
+        self._cameras = cameras
+        self._states = states
+        self._matcher = matcher
+        self.backend = cameras.backend
+        """The camera synchroniser's backend ('message_filters' or 'adp_ros'); states never use it."""
+
+    @property
+    def subscriptions(self) -> list[Any]:
+        return [*self._cameras.subscriptions, *self._states]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(sub.topic_name for sub in self.subscriptions)
+
+    def stats(self) -> ObservationSyncStats:
+        return ObservationSyncStats.combine(self.topics, self._cameras.stats(), self._matcher.stats())
+
+    def poll(self) -> None:
+        """Settle camera sets whose wait for a state sample ran out (the node calls it from a timer)."""
+        self._matcher.poll(self._node.get_clock().now().nanoseconds)
+
+    def destroy(self) -> None:
+        self._cameras.destroy()
+        for sub in self._states:
+            self._node.destroy_subscription(sub)
+        self._states = []
+        self._matcher.clear()
+
+
+def create_observation_sync(
+    node: Any,
+    cameras: Sequence[SyncTopic | tuple[Any, ...]],
+    states: Sequence[SyncTopic | tuple[Any, ...]],
+    callback: Callable[..., Any],
+    *,
+    queue_size: int,
+    slop_sec: float,
+    state_tolerance_sec: float,
+    state_wait_sec: float,
+    state_history_sec: float,
+    backend: str = "auto",
+    callback_group: Any = None,
+) -> ObservationSync:
+    """`callback(*camera_msgs, *state_msgs)` for each camera set (approximate time among the cameras:
+    `queue_size`, `slop_sec`, `backend`) with, per state topic, the message nearest to the set's stamp (the
+    newest camera stamp) within `state_tolerance_sec`; a set newer than every sample of a state topic waits up
+    to `state_wait_sec` of ROS time; `state_history_sec` of states are kept (at least the cameras' delay)."""
+    for name, value in (
+        ("state_tolerance_sec", state_tolerance_sec),
+        ("state_wait_sec", state_wait_sec),
+        ("state_history_sec", state_history_sec),
+    ):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{name}={value!r} must be a finite number of seconds >= 0")
+    state_specs = _normalise_topics(states) if states else []
+    clock = node.get_clock()
+    names = tuple(node.resolve_topic_name(spec.topic) for spec in state_specs)
+    matcher = StateMatcher(
+        StateMatchConfig(
+            num_states=len(state_specs),
+            tolerance_ns=seconds_to_ns(state_tolerance_sec),
+            wait_ns=seconds_to_ns(state_wait_sec),
+            history_ns=max(1, seconds_to_ns(state_history_sec)),
+            max_pending=queue_size,
+            names=names,
+        ),
+        callback,
+    )
+
+    def on_cameras(*msgs: Any) -> None:
+        stamp = max(stamp_ns_of(m) or 0 for m in msgs)
+        matcher.add_cameras(msgs, stamp, clock.now().nanoseconds)
+
+    synced = create_approximate_sync(
+        node, cameras, queue_size, slop_sec, on_cameras, callback_group=callback_group, backend=backend
+    )
+    warn_headerless = _HeaderlessWarning(node)
+
+    def make_handler(index: int, topic: str) -> Callable[[Any], None]:
+        def handle(msg: Any) -> None:
+            stamp = stamp_ns_of(msg)
+            if stamp is None:
+                warn_headerless(topic)
+            matcher.add_state(index, msg, stamp, clock.now().nanoseconds)
+
+        return handle
+
+    subscriptions = [
+        node.create_subscription(
+            spec.msg_type, spec.topic, make_handler(i, spec.topic), spec.qos, callback_group=callback_group
+        )
+        for i, spec in enumerate(state_specs)
+    ]
+    return ObservationSync(node, synced, subscriptions, matcher)

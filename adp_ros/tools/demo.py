@@ -179,7 +179,8 @@ def summarize(sink: _Sink, snapshot: Any, *, args: argparse.Namespace, wall_sec:
         "gate_sequence": "".join("P" if c.get("pruned") == "true" else "D" for c in chunks),
         "observations": counters.get("observations_received", 0),
         "dropped_frames": counters.get("dropped_frames", 0),
-        "sync_dropped": counters.get("sync_dropped", 0),
+        # Per input since issue 12 (sync_dropped.<topic>), summed for this line.
+        "sync_dropped": sum(v for k, v in counters.items() if k.startswith("sync_dropped.")),
         "skipped": {k: counters.get(k, 0) for k in ("stale", "bad_input", "model_error", "refused", "no_instruction")},
         "stages_ms": {label: {"p50": p50, "p90": p90} for label, (p50, p90) in stages.items()},
         "level": snapshot.level_name,
@@ -207,7 +208,7 @@ def format_summary(s: dict, *, dry_run: bool) -> str:
     skipped = ", ".join(f"{k} {v}" for k, v in s["skipped"].items())
     lines += [
         f"  observations        {s['observations']} synchronised sets, {s['dropped_frames']} dropped (newer one "
-        f"arrived first), {s['sync_dropped']} camera frames unmatched by the synchroniser",
+        f"arrived first), {s['sync_dropped']} input messages dropped by the synchroniser",
         f"  not published       {skipped}",
     ]
     if s["stages_ms"]:

@@ -38,7 +38,9 @@ def test_latency_topic_has_stages_tokens_gate_and_counters(node_harness):
         "gate_displacement",
         "gate_window",
         "dropped_frames",
-        "sync_dropped",
+        "sync_dropped./camera/primary/image_raw",  # one counter per input (issue 12), not a sum
+        "sync_dropped./joint_states",
+        "sync_missing./eef_pose",
         "observations_received",
     ]:
         assert key in kv, key
