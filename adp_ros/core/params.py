@@ -414,9 +414,11 @@ _SYNC = (
     _s(
         "sync.backend",
         "string",
-        "auto",
-        "Camera synchroniser. auto: message_filters when importable, else the built-in synchroniser with the "
-        "same semantics. Joint states and pose (500-1000 Hz) bypass it: they are looked up by stamp.",
+        "adp_ros",
+        "Camera synchroniser. adp_ros (default): the built-in approximate-time synchroniser, tested with this "
+        "package; message_filters: ROS's own, same semantics, not tested here (not on the package index); auto: "
+        "message_filters when importable, else adp_ros. Joint states and pose (500-1000 Hz) bypass it: they are "
+        "looked up by stamp.",
         choices=SYNC_BACKENDS,
     ),
     _s(
