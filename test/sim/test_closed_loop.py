@@ -119,7 +119,7 @@ def test_mode_parsing():
 
 
 def test_summary_rows_follow_the_interface():
-    from adp_ros.tools.sim.evaluate import markdown_table, summarize
+    from adp_ros.tools.sim.results import markdown_table, summarize
 
     def ep(mode, success, timing="lockstep"):
         return {
