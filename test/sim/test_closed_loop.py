@@ -85,6 +85,7 @@ def test_committed_policy_loads_and_runs(ros_context, tmp_path):
         (["--modes", "dense,sparse"], "unknown mode 'sparse'"),
         (["--modes", "static:1.5"], "keep ratio after ':' must be in (0, 1]"),
         (["--init-states", "77"], "init states [77] do not exist"),
+        (["--init-states", "3,3"], "--init-states repeats an index"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path, args, message):

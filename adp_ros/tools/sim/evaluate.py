@@ -314,7 +314,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default="libero_spatial", help="LIBERO suite (default libero_spatial)")
     parser.add_argument("--tasks", type=int_list, default=[0], help="task indices, comma-separated (default 0)")
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task and mode (default 20)")
-    parser.add_argument("--init-states", type=int_list, help="the suite's init-state indices (default 0..N-1)")
+    parser.add_argument(
+        "--init-states",
+        type=int_list,
+        help="the suite's init-state indices, one episode each (default 0..N-1 with N = --episodes)",
+    )
     parser.add_argument(
         "--modes",
         default="dense,adp,static:0.5,random:0.3,blind",
@@ -350,10 +354,8 @@ def run(args: argparse.Namespace) -> int:
     import_libero()  # one clear line when the simulator is missing, before anything starts
     infos = [task_info(args.suite, t) for t in args.tasks]
     init_ids = list(args.init_states) if args.init_states else list(range(args.episodes))
-    if args.init_states and len(init_ids) != args.episodes:
-        init_ids = (
-            (init_ids * args.episodes)[: args.episodes] if len(init_ids) < args.episodes else init_ids[: args.episodes]
-        )
+    if len(set(init_ids)) != len(init_ids):
+        raise ConfigError(f"--init-states repeats an index: {init_ids} (each episode starts from a different one)")
     for info in infos:
         bad = [i for i in init_ids if not 0 <= i < info.num_init_states]
         if bad:
