@@ -524,6 +524,9 @@ class Evaluation:
                     bar.update(1)
                     done = [r for r in self.records if r["mode"] == mode.name and r["timing"] == self.timing]
                     bar.set_postfix(mode=mode.name, success=f"{sum(r['success'] for r in done)}/{len(done)}")
+            except AdpRosError as exc:
+                where = "above" if log is None else f"in {self.out / 'node.log'}"
+                raise type(exc)(f"{exc}; the node's log is {where}; finished episodes are kept") from None
             finally:
                 bar.close()
                 if process is not None:
