@@ -5,6 +5,8 @@ its stamp and no wall-clock rate is asserted."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from node_harness import MS, NODE, Harness, ManualClock, stamp_of, wait_until
@@ -105,14 +107,23 @@ def _check_step(streams: _Streams, chunk: _Chunk, t: int, *, command: bool = Tru
     np.testing.assert_allclose(grip.points[0].positions, [expected, expected], atol=1e-12)
 
 
-def test_streams_follow_the_current_step_hand_over_and_hold(ros_context, tiny_libero_checkpoint):
-    h = Harness(ros_context, tiny_libero_checkpoint, start=False, params=STREAM_PARAMS)
+@contextlib.contextmanager
+def _started_node(ros_context, checkpoint):
+    """A node with every stream, configured and active at T0 on a manual /clock; closed afterwards."""
+    h = Harness(ros_context, checkpoint, start=False, params=STREAM_PARAMS)
     try:
         clock = ManualClock(h, T0)
         clock.set(T0)
         assert h.node.start_up()
         streams = _Streams(h)
         assert h.wait_subscribed()
+        yield h, clock, streams
+    finally:
+        h.close()
+
+
+def test_streams_follow_the_current_step_hand_over_and_hold(ros_context, tiny_libero_checkpoint):
+    with _started_node(ros_context, tiny_libero_checkpoint) as (h, clock, streams):
         assert h.call_enable(True).success
         a = streams.chunk(clock)
         assert a.start_ns == T0 and a.steps == 8
@@ -134,18 +145,10 @@ def test_streams_follow_the_current_step_hand_over_and_hold(ros_context, tiny_li
         assert b.step_at(clock.now_ns) >= b.steps
         twists = [m for m in streams.twist if stamp_of(m) > T0 + 3 * DT]
         assert twists and all(stamp_of(m) >= b.start_ns for m in twists)  # nothing of A after the hand-over
-    finally:
-        h.close()
 
 
 def test_streams_command_only_while_enabled_and_stop_with_a_zero_twist(ros_context, tiny_libero_checkpoint):
-    h = Harness(ros_context, tiny_libero_checkpoint, start=False, params=STREAM_PARAMS)
-    try:
-        clock = ManualClock(h, T0)
-        clock.set(T0)
-        assert h.node.start_up()
-        streams = _Streams(h)
-        assert h.wait_subscribed()
+    with _started_node(ros_context, tiny_libero_checkpoint) as (h, clock, streams):
         a = streams.chunk(clock)  # commands disabled: preview only
         clock.set(T0 + DT)
         _check_step(streams, a, clock.now_ns, command=False)
@@ -177,5 +180,3 @@ def test_streams_command_only_while_enabled_and_stop_with_a_zero_twist(ros_conte
         before = len(streams.twist)
         h.node.trigger_deactivate()  # deactivated while commanding: a zero twist again
         assert wait_until(lambda: _zero_twists(streams.twist[before:]), 5.0), "no zero twist on deactivate"
-    finally:
-        h.close()
