@@ -38,6 +38,7 @@ from trajectory_msgs.msg import (
 )
 
 from adp_ros.core.errors import InputError
+from adp_ros.core.streaming import axis_angle_to_quat
 from adp_ros.core.sync import stamp_ns_of
 from adp_ros.core.worker import ChunkInputs
 from adp_ros.ros.image_conversion import compressed_imgmsg_to_rgb8, imgmsg_to_rgb8
@@ -74,17 +75,6 @@ def point_offsets_ns(steps: int, dt_ns: int, offset_ns: int = 0) -> list[int]:
 
 
 # -------------------------------------------------------------------------------------------- rotation
-
-
-def axis_angle_to_quaternion(rotvec: Sequence[float]) -> tuple[float, float, float, float]:
-    """Rotation vector (axis × angle, radians) → quaternion (x, y, z, w)."""
-    v = np.asarray(rotvec, dtype=np.float64).reshape(3)
-    angle = float(np.linalg.norm(v))
-    if angle < 1e-12:
-        return (0.0, 0.0, 0.0, 1.0)
-    axis = v / angle
-    s = math.sin(angle / 2)
-    return (float(axis[0] * s), float(axis[1] * s), float(axis[2] * s), math.cos(angle / 2))
 
 
 def quaternion_to_axis_angle(quat: Sequence[float]) -> np.ndarray:
@@ -276,7 +266,7 @@ def chunk_to_multi_dof_trajectory(
     msg.joint_names = [eef_joint_name, gripper_joint_name] if with_gripper else [eef_joint_name]
     for row, t in zip(arr, point_offsets_ns(arr.shape[0], dt_ns, offset_ns), strict=True):
         x, y, z = (float(v) * translation_scale for v in row[:3])
-        qx, qy, qz, qw = axis_angle_to_quaternion(row[3:6] * rotation_scale)
+        qx, qy, qz, qw = (float(c) for c in axis_angle_to_quat(row[3:6] * rotation_scale))
         transforms = [Transform(translation=Vector3(x=x, y=y, z=z), rotation=Quaternion(x=qx, y=qy, z=qz, w=qw))]
         if with_gripper:
             transforms.append(Transform(translation=Vector3(x=float(row[6]))))

@@ -13,10 +13,10 @@ from sensor_msgs.msg import Image, JointState
 
 from adp_ros.core.diagnostics import WARN, DiagnosticsTracker
 from adp_ros.core.errors import InputError
+from adp_ros.core.streaming import axis_angle_to_quat as axis_angle_to_quaternion
 from adp_ros.ros import diagnostics as diag
 from adp_ros.ros.messages import (
     JointSelector,
-    axis_angle_to_quaternion,
     build_chunk_message,
     chunk_to_float32_multi_array,
     chunk_to_joint_trajectory,
