@@ -32,12 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from adp_ros.core.errors import ConfigError
+from adp_ros.tools.sim.bridge import BridgeConfig
+from adp_ros.tools.sim.libero_env import CONTROL_HZ, FINGER_JOINTS
+from adp_ros.tools.sim.record import COMMAND_TOPIC
 
-CAMERA_TOPICS = ("/camera/primary/image_raw", "/camera/wrist/image_raw")
-JOINT_TOPIC = "/joint_states"
-POSE_TOPIC = "/eef_pose"
-COMMAND_TOPIC = "/teleop/command"
-FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+# The recorded robot's topics and command conventions: those of the simulated arm (`adp-ros sim record`).
+_BRIDGE = BridgeConfig()
+CAMERA_TOPICS = tuple(f"/{t}" for t in _BRIDGE.camera_topics)
+JOINT_TOPIC = f"/{_BRIDGE.joint_states_topic}"
+POSE_TOPIC = f"/{_BRIDGE.eef_pose_topic}"
 
 
 def episode_samples(bag_dir: Path, chunk_len: int, image_size: int) -> tuple[list, list, list]:
@@ -53,7 +56,7 @@ def episode_samples(bag_dir: Path, chunk_len: int, image_size: int) -> tuple[lis
     fingers: dict[int, np.ndarray] = {}
     steps: dict[int, np.ndarray] = {}
     select = JointSelector(FINGER_JOINTS)
-    dt_ns = None
+    dt_ns = round(1e9 / CONTROL_HZ)
     with BagReader(bag_dir) as bag:
         for topic, _, msg in bag.messages([*CAMERA_TOPICS, JOINT_TOPIC, POSE_TOPIC, COMMAND_TOPIC]):
             stamp = stamp_ns_of(msg)
@@ -65,14 +68,14 @@ def episode_samples(bag_dir: Path, chunk_len: int, image_size: int) -> tuple[lis
                 fingers[stamp] = select(msg)
             else:
                 actions, times = multi_dof_trajectory_to_chunk(
-                    msg, translation_scale=0.05, rotation_scale=0.5, eef_joint_name="end_effector"
+                    msg,
+                    eef_joint_name=_BRIDGE.eef_joint_name,
+                    gripper_joint_name=_BRIDGE.gripper_joint_name,
+                    translation_scale=_BRIDGE.translation_scale,
+                    rotation_scale=_BRIDGE.rotation_scale,
                 )
-                if len(times) > 1:
-                    dt_ns = times[1] - times[0]
-                elif dt_ns is None:
-                    dt_ns = times[0]
-                for row, t in zip(actions, times, strict=True):
-                    steps[stamp + t - (dt_ns or t)] = row
+                for row, t in zip(actions, times, strict=True):  # point k executes during [t - dt, t)
+                    steps[stamp + t - dt_ns] = row
     if not steps:
         raise ConfigError(f"{bag_dir}: no commands on {COMMAND_TOPIC}")
     times = np.array(sorted(steps))
