@@ -14,7 +14,7 @@ help:
 	@echo "make demo   - set up .venv + the LIBERO simulator, then the node drives the simulated arm for one episode per mode (dense, then gated ADP)"
 	@echo "make demo-streams - the node on the tiny model with generated camera/joint streams (no simulator)"
 	@echo "make test   - set up .venv, lint, then run all tests (ROS tests in a loopback-only network namespace)"
-	@echo "make params - regenerate config/*.yaml and the README parameter table from adp_ros/core/params.py"
+	@echo "make params - regenerate config/*.yaml and docs/parameters.md from adp_ros/core/params/"
 
 # The pinned environment (requirements.txt). Re-created when the pins change.
 $(VENV)/.requirements.stamp: requirements.txt

@@ -31,7 +31,7 @@ setup(
     extras_require={"test": ["pytest"]},  # tests_require is gone from setuptools (a warning per build)
     entry_points={
         "console_scripts": [
-            "adp_node = adp_ros.ros.node:main",
+            "adp_node = adp_ros.ros.main:main",
             "adp-ros = adp_ros.tools.cli:main",
         ],
     },

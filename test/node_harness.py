@@ -17,6 +17,7 @@ import numpy as np
 
 from adp_ros.core.params import PLATFORM_PRESETS
 from adp_ros.core.platform import ALOHA, LIBERO, PlatformConfig
+from adp_ros.core.stamps import ns_of, sec_nanosec
 from adp_ros.ros.image_conversion import array_to_imgmsg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,11 +46,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 
 def set_stamp(header: Any, stamp_ns: int) -> None:
-    header.stamp.sec, header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    header.stamp.sec, header.stamp.nanosec = sec_nanosec(stamp_ns)
 
 
 def stamp_of(msg: Any) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return ns_of(msg.header.stamp)
 
 
 class Harness:
@@ -284,7 +285,7 @@ class ManualClock:
         """Publish `now_ns` until the node's clock shows it."""
         from rosgraph_msgs.msg import Clock
 
-        from adp_ros.ros.messages import time_msg
+        from adp_ros.ros.stamps import time_msg
 
         self.now_ns = int(now_ns)
 
@@ -293,3 +294,15 @@ class ManualClock:
             return self._h.now_ns() >= self.now_ns
 
         assert wait_until(arrived, timeout, 0.02), f"the node's clock did not reach {self.now_ns}"
+
+    def frame(self, stamp_ns: int, timeout: float = 10.0) -> None:
+        """One observation stamped `stamp_ns`, delivered while ROS time is still before it, then ROS time moved to
+        `stamp_ns`. A request that becomes due at `stamp_ns` can then only take this frame: had the clock moved
+        first, the worker could have taken the frame still waiting from before."""
+        node = self._h.node
+        received = node.counters()["observations_received"]
+        self._h.publish(stamp_ns)
+        assert wait_until(lambda: node.counters()["observations_received"] > received, timeout), (
+            f"the observation stamped {stamp_ns} did not reach the node"
+        )
+        self.set(stamp_ns, timeout)

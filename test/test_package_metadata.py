@@ -54,7 +54,7 @@ def test_setup_installs_the_executables_and_share_files():
     call = _setup_call()
     source = ast.unparse(call)
     scripts = re.findall(r"'([\w-]+) = ([\w.]+):(\w+)'", source)
-    assert ("adp_node", "adp_ros.ros.node", "main") in scripts
+    assert ("adp_node", "adp_ros.ros.main", "main") in scripts
     assert ("adp-ros", "adp_ros.tools.cli", "main") in scripts
     for _, module, function in scripts:
         tree = ast.parse((REPO / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -29,7 +29,10 @@ MODEL_STAGES: tuple[str, ...] = ("preprocess", "vision", "projector", "scoring",
 STAGES: tuple[str, ...] = ("conversion", *MODEL_STAGES, "guard", "publish")
 """Per-chunk stages in order: messages → numpy, the model's stages (`OftPolicy.predict`), action guard, publish."""
 
-EventKind = Literal["stale", "bad_input", "model_error", "refused", "no_instruction", "configure_failed"]
+SkipKind = Literal["stale", "bad_input", "model_error", "refused", "no_instruction"]
+"""Why a chunk request published nothing (`core.runner.Status` besides 'ok')."""
+SKIP_KINDS: tuple[str, ...] = get_args(SkipKind)
+EventKind = Literal[SkipKind, "configure_failed"]
 EVENT_LEVELS: dict[str, int] = {
     "stale": WARN,
     "bad_input": WARN,
@@ -38,7 +41,7 @@ EVENT_LEVELS: dict[str, int] = {
     "model_error": ERROR,
     "configure_failed": ERROR,
 }
-EVENT_KINDS: tuple[str, ...] = tuple(EVENT_LEVELS)
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 
 WAITING_LOG_PERIOD_SEC = 10.0
 """While no synchronised observation arrives, the node logs what it waits for at most this often (ROS time)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,8 +35,9 @@ from numpy.typing import ArrayLike, NDArray
 from adp_ros.core.errors import ConfigError, InputError
 
 Combine = Literal["max", "sum", "l2"]
-COMBINE_METHODS: tuple[str, ...] = ("max", "sum", "l2")
+COMBINE_METHODS: tuple[str, ...] = get_args(Combine)
 Unit = Literal["m", "rad"]
+UNITS: tuple[str, ...] = get_args(Unit)
 
 # Revolute arm joints of the ALOHA (Interbotix ViperX 300 S) arms, as on /puppet_{left,right}/joint_states.
 # Fingers (prismatic, metres) are excluded on purpose (module docstring).
@@ -77,8 +78,8 @@ class DisplacementMetric:
             )
         if self.combine not in COMBINE_METHODS:
             raise ConfigError(f"combine={self.combine!r} not in {COMBINE_METHODS}; 'max' is the safe choice")
-        if self.unit not in ("m", "rad"):
-            raise ConfigError(f"unit={self.unit!r} not in ('m', 'rad')")
+        if self.unit not in UNITS:
+            raise ConfigError(f"unit={self.unit!r} not in {UNITS!r}")
         if self.group_names and len(self.group_names) != len(self.group_sizes):
             raise ConfigError(f"group_names {self.group_names} must match group_sizes {self.group_sizes}")
 
@@ -305,3 +306,49 @@ class JointPositionSource:
         if any(v is None for v in self._latest):
             return None
         return np.concatenate(self._latest)  # type: ignore[arg-type]
+
+
+class PredictedDeltaMotion:
+    """Published delta-EE chunks → stamped positions for the gate (`gate.motion_source = predicted_delta`).
+
+    Step k of a chunk that starts executing at t0 counts as done at t0 + (k+1)·dt; when the next chunk starts,
+    the steps of the previous one that lie after its start are dropped (the arm never executes them).
+    Positions are integrated translation deltas in metres (`IntegratedDeltaSource` scale and indices).
+    """
+
+    def __init__(self, source: IntegratedDeltaSource) -> None:
+        self.source = source
+        self._position = np.zeros(3)
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self._last_stamp: int | None = None
+
+    @property
+    def metric(self) -> DisplacementMetric:
+        return self.source.metric
+
+    def reset(self) -> None:
+        self._position = np.zeros(3)
+        self._pending = []
+        self._last_stamp = None
+
+    def due_samples(self, up_to_ns: int) -> list[tuple[int, np.ndarray]]:
+        """Samples executed by `up_to_ns`, oldest first (each returned once)."""
+        out = [(s, p) for s, p in self._pending if s <= up_to_ns]
+        self._pending = [(s, p) for s, p in self._pending if s > up_to_ns]
+        if out:
+            self._position = out[-1][1]
+            self._last_stamp = out[-1][0]
+        return out
+
+    def start_chunk(self, start_ns: int, dt_ns: int, actions: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """A chunk starts executing at `start_ns`; returns the samples that became final (to observe now)."""
+        final = self.due_samples(start_ns)
+        self._pending = []  # the rest of the previous chunk is superseded
+        if self._last_stamp is None or self._last_stamp < start_ns:
+            final.append((int(start_ns), self._position.copy()))
+            self._last_stamp = int(start_ns)
+        idx = np.asarray(self.source.translation_indices)
+        deltas = np.asarray(actions, dtype=np.float64)[:, idx] * self.source.scale_m_per_unit
+        positions = self._position + np.cumsum(deltas, axis=0)
+        self._pending = [(int(start_ns + (k + 1) * dt_ns), positions[k]) for k in range(positions.shape[0])]
+        return final

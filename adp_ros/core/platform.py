@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from adp_ros.core.errors import ConfigError, closest
 
@@ -19,7 +19,9 @@ CENTER_CROP_AREA = 0.9
 """Released checkpoints were trained with random 90 %-area crops and are evaluated with the centre crop."""
 
 Normalization = Literal["bounds_q99", "bounds"]
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 ActionKind = Literal["eef_delta", "joint_position"]
+ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,10 @@ class PlatformConfig:
         for field in ("chunk_len", "action_dim", "proprio_dim"):
             if getattr(self, field) < 1:
                 raise ConfigError(f"{field}={getattr(self, field)} must be >= 1")
-        if self.normalization not in ("bounds_q99", "bounds"):
-            raise ConfigError(f"normalization={self.normalization!r} not in ('bounds_q99', 'bounds')")
-        if self.action_kind not in ("eef_delta", "joint_position"):
-            raise ConfigError(f"action_kind={self.action_kind!r} not in ('eef_delta', 'joint_position')")
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"normalization={self.normalization!r} not in {NORMALIZATIONS}")
+        if self.action_kind not in ACTION_KINDS:
+            raise ConfigError(f"action_kind={self.action_kind!r} not in {ACTION_KINDS}")
         if len(self.camera_names) != self.num_images or len(self.camera_split) != self.num_images:
             raise ConfigError(
                 f"{self.name}: camera_names {self.camera_names} and camera_split {self.camera_split} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from adp_ros.core.errors import ConfigError, closest
 
@@ -18,9 +18,9 @@ PruneMode = Literal["dense", "adp", "static", "random", "fastv"]
 PositionMode = Literal["repacked", "original"]
 Readout = Literal["oft", "reference"]
 
-PRUNE_MODES: tuple[str, ...] = ("dense", "adp", "static", "random", "fastv")
-POSITION_MODES: tuple[str, ...] = ("repacked", "original")
-READOUTS: tuple[str, ...] = ("oft", "reference")
+PRUNE_MODES: tuple[str, ...] = get_args(PruneMode)
+POSITION_MODES: tuple[str, ...] = get_args(PositionMode)
+READOUTS: tuple[str, ...] = get_args(Readout)
 
 
 def expand_split(split: Sequence[float] | None, num_cameras: int) -> list[float]:

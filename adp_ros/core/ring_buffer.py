@@ -16,7 +16,7 @@ Equal stamps are accepted and kept in arrival order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from adp_ros.core.errors import ConfigError, InputError
 
 OutOfOrderPolicy = Literal["reject", "insert"]
-OUT_OF_ORDER_POLICIES: tuple[str, ...] = ("reject", "insert")
+OUT_OF_ORDER_POLICIES: tuple[str, ...] = get_args(OutOfOrderPolicy)
 MAX_CAPACITY = 1_000_000
 
 

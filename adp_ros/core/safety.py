@@ -28,14 +28,14 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from adp_ros.core.errors import ConfigError, InputError
 
 GuardMode = Literal["clamp", "reject"]
-GUARD_MODES: tuple[str, ...] = ("clamp", "reject")
+GUARD_MODES: tuple[str, ...] = get_args(GuardMode)
 
 
 def _as_float_tuple(name: str, values: object, action_dim: int) -> tuple[float, ...]:

@@ -32,38 +32,13 @@ from typing import Any
 import numpy as np
 
 from adp_ros.core.errors import ConfigError, InputError
+from adp_ros.core.rotations import axis_angle_to_quat, check_unit_quat, quat_multiply
 
 TRANSLATION = slice(0, 3)
 ROTATION = slice(3, 6)
 GRIPPER = 6
 POSE_SIZE = 7
 """A pose as x y z qx qy qz qw (position in metres, unit quaternion)."""
-
-
-# ------------------------------------------------------------------------------------------- rotations
-
-
-def axis_angle_to_quat(rotvec: Any) -> np.ndarray:
-    """Rotation vector (axis × angle, radians) → unit quaternion (x, y, z, w)."""
-    v = np.asarray(rotvec, dtype=np.float64).reshape(3)
-    angle = float(np.linalg.norm(v))
-    if angle < 1e-12:
-        return np.array([0.0, 0.0, 0.0, 1.0])
-    return np.concatenate([v / angle * math.sin(angle / 2), [math.cos(angle / 2)]])
-
-
-def quat_multiply(a: Any, b: Any) -> np.ndarray:
-    """Hamilton product a ⊗ b of (x, y, z, w) quaternions: the rotation b, then a."""
-    ax, ay, az, aw = (float(c) for c in a)
-    bx, by, bz, bw = (float(c) for c in b)
-    return np.array(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ]
-    )
 
 
 # ---------------------------------------------------------------------------------------------- gripper
@@ -173,10 +148,8 @@ def _check_pose(pose: Any) -> np.ndarray:
         raise InputError(f"measured pose has shape {p.shape}; expected x y z qx qy qz qw")
     if not np.isfinite(p).all():
         raise InputError(f"measured pose {p.tolist()} has NaN or inf")
-    norm = float(np.linalg.norm(p[3:]))
-    if not 0.9 < norm < 1.1:
-        raise InputError(f"measured orientation {p[3:].tolist()} is not a unit quaternion (norm {norm:.3f})")
-    return np.concatenate([p[:3], p[3:] / norm])
+    q = check_unit_quat(p[3:], "measured orientation")
+    return np.concatenate([p[:3], q / np.linalg.norm(q)])
 
 
 def _integrate(base: np.ndarray, translation: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,8 @@ when a message arrives.
 
 Unlike message_filters this also counts what it drops (evicted, replaced or headerless messages), because the
 node reports dropped frames: per input, `received == used + dropped + queued` always holds.
-Core code never reads a clock: headerless messages get the `now_ns` the caller passes.
+Core code never reads a clock: headerless messages get the `now_ns` the caller passes. Stamps are read with
+`core.stamps.stamp_ns_of` (importable from here too).
 
 High-rate state streams (joint states, pose at 500-1000 Hz) do not go through this synchroniser: with a queue of
 10, 20 ms of 500 Hz states, a camera frame arriving 100 ms after its stamp never found a partner and nearly
@@ -36,11 +37,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from adp_ros.core.errors import ConfigError, InputError
+from adp_ros.core.stamps import NS_PER_SEC, stamp_ns_of
 
 BACKEND_NAME = "adp_ros"
 """What `ApproximateTimeSynchronizer.backend` reports (the ROS factory may report 'message_filters')."""
-
-_NS_PER_SEC = 1_000_000_000
 
 SyncCallback = Callable[..., Any]
 """Called with one message per input, in input order."""
@@ -48,22 +48,7 @@ SyncCallback = Callable[..., Any]
 
 def seconds_to_ns(seconds: float) -> int:
     """Seconds → integer ns exactly as `rclpy.duration.Duration(seconds=...)` converts (truncation)."""
-    return int(seconds * _NS_PER_SEC)
-
-
-def stamp_ns_of(msg: object) -> int | None:
-    """`msg.header.stamp` in ns, or None for a message without a header stamp.
-
-    Accepts a `builtin_interfaces/Time`-like stamp (`sec`, `nanosec`) or an `rclpy.time.Time` (`nanoseconds`).
-    """
-    header = getattr(msg, "header", None)
-    stamp = getattr(header, "stamp", None)
-    if stamp is None:
-        return None
-    nanoseconds = getattr(stamp, "nanoseconds", None)
-    if nanoseconds is not None:
-        return int(nanoseconds)
-    return int(stamp.sec) * _NS_PER_SEC + int(stamp.nanosec)
+    return int(seconds * NS_PER_SEC)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 
 from adp_ros.core.errors import ConfigError
+from adp_ros.core.params import ACCELERATIONS, DTYPES
 from adp_ros.core.platform import LIBERO, PlatformConfig
 
 Attention = Literal["bidirectional", "causal"]
-Acceleration = Literal["auto", "eager", "cuda_graph"]
+ATTENTIONS: tuple[str, ...] = get_args(Attention)
 
 
 @dataclass(frozen=True)
@@ -24,22 +25,22 @@ class PolicyConfig:
     device: str = "auto"
     """`auto`: the first CUDA device when there is one, else the CPU."""
     dtype: str = "auto"
-    """`auto`: bfloat16 on CUDA (what the checkpoints run in), float32 on the CPU."""
+    """One of `DTYPES`. `auto`: bfloat16 on CUDA (what the checkpoints run in), float32 on the CPU."""
     center_crop: bool | None = None
     """None: the platform's setting (released checkpoints need the 90 % centre crop)."""
     attention: Attention = "bidirectional"
     """`causal` exists only to show what stock Llama attention would do; never use it to control a robot."""
-    acceleration: Acceleration = "auto"
-    """`auto`: CUDA graphs per static shape on CUDA (captured at warm-up), eager elsewhere."""
+    acceleration: str = "auto"
+    """One of `ACCELERATIONS`. `auto`: CUDA graphs per static shape on CUDA (captured at warm-up), eager elsewhere."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "checkpoint", Path(self.checkpoint).expanduser())
-        if self.attention not in ("bidirectional", "causal"):
-            raise ConfigError(f"attention={self.attention!r} not in ('bidirectional', 'causal')")
-        if self.acceleration not in ("auto", "eager", "cuda_graph"):
-            raise ConfigError(f"acceleration={self.acceleration!r} not in ('auto', 'eager', 'cuda_graph')")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(f"dtype={self.dtype!r} not in ('auto', 'float32', 'bfloat16', 'float16')")
+        if self.attention not in ATTENTIONS:
+            raise ConfigError(f"attention={self.attention!r} not in {ATTENTIONS!r}")
+        if self.acceleration not in ACCELERATIONS:
+            raise ConfigError(f"acceleration={self.acceleration!r} not in {ACCELERATIONS!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype={self.dtype!r} not in {DTYPES!r}")
 
     def resolve_device(self) -> torch.device:
         if self.device == "auto":

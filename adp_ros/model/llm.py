@@ -126,18 +126,37 @@ class LlamaAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.num_kv_heads * hd, bias=False)
         self.o_proj = nn.Linear(self.num_heads * hd, d, bias=False)
 
+    # The one query/key/value path of this attention: the decoder, FastV's attention probabilities and ADP's
+    # layer-0 text-to-vision scores all project through these methods (same modules, same RoPE function).
+    def _heads(self, proj: nn.Linear, x: torch.Tensor, num_heads: int) -> torch.Tensor:
+        b, n, _ = x.shape
+        return proj(x).view(b, n, num_heads, self.head_dim).transpose(1, 2)
+
+    def _repeat_kv(self, x: torch.Tensor) -> torch.Tensor:
+        """Grouped-query attention: each key/value head serves num_heads / num_kv_heads query heads."""
+        if self.num_kv_heads == self.num_heads:
+            return x
+        return x.repeat_interleave(self.num_heads // self.num_kv_heads, dim=1)
+
+    def queries(
+        self, x: torch.Tensor, cos: torch.Tensor | None = None, sin: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, heads, N, head_dim) query states of the normed input `x`; rotated when cos/sin are given."""
+        q = self._heads(self.q_proj, x, self.num_heads)
+        return q if cos is None or sin is None else apply_rope(q, cos, sin)
+
+    def keys(self, x: torch.Tensor, cos: torch.Tensor | None = None, sin: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, heads, N, head_dim) key states (repeated per query head), rotated when cos/sin are given."""
+        k = self._heads(self.k_proj, x, self.num_kv_heads)
+        return self._repeat_kv(k if cos is None or sin is None else apply_rope(k, cos, sin))
+
+    def values(self, x: torch.Tensor) -> torch.Tensor:
+        return self._repeat_kv(self._heads(self.v_proj, x, self.num_kv_heads))
+
     def qkv(
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        b, n, _ = x.shape
-        q = self.q_proj(x).view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(b, n, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(b, n, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if self.num_kv_heads != self.num_heads:
-            rep = self.num_heads // self.num_kv_heads
-            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        return q, k, v
+        return self.queries(x, cos, sin), self.keys(x, cos, sin), self.values(x)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, causal: bool) -> torch.Tensor:
         b, n, _ = x.shape
@@ -219,6 +238,7 @@ def attention_probs_received(
     layer: LlamaDecoderLayer, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
 ) -> torch.Tensor:
     """Softmaxed attention of `layer` on input `x`, averaged over heads: (L_query, L_key). FastV's signal."""
-    q, k, _ = layer.self_attn.qkv(layer.input_layernorm(x), cos, sin)
-    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(layer.self_attn.head_dim)
+    attn, h = layer.self_attn, layer.input_layernorm(x)
+    q, k = attn.queries(h, cos, sin), attn.keys(h, cos, sin)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(attn.head_dim)
     return scores.float().softmax(dim=-1).mean(dim=1)[0]

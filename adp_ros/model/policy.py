@@ -2,6 +2,8 @@
 
 Dense, ADP-selected (what the gate runs on a pruned chunk; also `static`), random and FastV chunks all go
 through `OftPolicy.predict`; which one runs is the caller's `PruneConfig` (the gate lives outside the model).
+`predict` composes stages (`stages.py`): preprocess → encode (vision towers + projector) → the mode's token
+selector (`selectors.py`) → LLM → action head, timed under `core.diagnostics.MODEL_STAGES`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 import torch
 
+from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.core.errors import ConfigError, InputError
 from adp_ros.core.flops import FlopsBreakdown, forward_flops
 from adp_ros.core.normalization import normalize_proprio, unnormalize_actions
@@ -33,8 +35,9 @@ from adp_ros.model.loader import (
 from adp_ros.model.openvla_oft import VlaArchitecture, model_dims
 from adp_ros.model.preprocess import prepare_images
 from adp_ros.model.prompt import STOP_ID, PromptTokenizer, finalize_prompt_ids
-from adp_ros.model.selection import FastVPruner, adp_scores, random_per_camera, topk_per_camera
+from adp_ros.model.selectors import Selection, SelectionRequest, TokenSelector, make_selectors
 from adp_ros.model.sequence import SequenceLayout, build_llm_inputs
+from adp_ros.model.stages import Encoded, ForwardObserver, ForwardTrace, LlmRun, PreparedInputs, StageDump
 from adp_ros.model.timing import StageTimer
 
 
@@ -80,6 +83,10 @@ class PolicyOutput:
     layout: SequenceLayout
     flops: FlopsBreakdown
     stages: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    """What an observer returned (`predict(..., dump=True)`: every intermediate); None without one."""
+    views: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    """Per camera, the 224×224×3 uint8 RGB image the model saw (after its resize and centre crop, before
+    normalisation): the frames for a debug image, patch p at row p // 16, column p % 16 (14×14 pixels each)."""
 
 
 class OftPolicy:
@@ -157,10 +164,7 @@ class OftPolicy:
         self.dims = model_dims(self.arch, self.platform)
         self._tokenizer: PromptTokenizer | None = None
         self._prompt_cache: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
-        # `random` mode's sampler: seeded from `pruning.random_seed` at its first chunk and again whenever the seed
-        # changes (a live parameter), then one fresh draw per chunk, so a seed replays the same sequence.
-        self._generator = torch.Generator(device=self.device)
-        self._random_seed: int | None = None
+        self._selectors = make_selectors(self.device)  # one per pruning mode; `random` keeps its generator
         self._causal = config.attention == "causal"
         if config.acceleration == "cuda_graph" and self.device.type != "cuda":
             raise ConfigError("acceleration='cuda_graph' needs a CUDA device; use 'auto' or 'eager'")
@@ -243,107 +247,148 @@ class OftPolicy:
         )
         for prune in prunes:
             self.predict(observation, prune)
-        self._random_seed = None  # warm-up draws must not shift the sequence the first real chunks get
+        for selector in self._selectors.values():
+            selector.reset()  # warm-up draws must not shift the sequence the first real chunks get
 
     # ---------------------------------------------------------------------------------------------- predict
     def predict(
-        self, observation: Observation, prune: PruneConfig | None = None, *, dump: bool = False
+        self,
+        observation: Observation,
+        prune: PruneConfig | None = None,
+        *,
+        dump: bool = False,
+        observer: ForwardObserver | None = None,
     ) -> PolicyOutput:
-        """One action chunk. `prune=None` (or mode `dense`, or ρ = 1) runs every visual token."""
+        """One action chunk. `prune=None` (or mode `dense`, or ρ = 1) runs every visual token.
+
+        Stages (timed under `core.diagnostics.MODEL_STAGES`): preprocess → vision → projector → scoring (the
+        mode's selector) → llm → head. `observer` sees every intermediate afterwards (`stages.ForwardTrace`; the
+        chunk then runs eagerly, without CUDA graphs); `dump=True` is `observer=StageDump()`, filling `stages`.
+        """
+        if dump:
+            if observer is not None:
+                raise ConfigError("predict: pass either dump=True or an observer, not both")
+            observer = StageDump()
         self._check_observation(observation)
         self.check_prune(prune)
-        timer = StageTimer(self.device)
+        selector = self._selector(prune)
+        observed = observer is not None
+        graphs = GraphCache(enabled=False) if observed else self.graphs
+
+        timer = StageTimer(self.device, MODEL_STAGES)
+        inputs = self._preprocess(observation)
+        timer.mark("preprocess")
+        with torch.inference_mode():
+            encoded = self._encode(inputs, graphs, timer)
+            selection = selector.select(self._selection_request(prune, selector, inputs, encoded))
+            vision = selection.apply(encoded.vision)
+            timer.mark("scoring")
+            llm = self._run_llm(inputs, encoded, vision, selection, prune, graphs, observed)
+            timer.mark("llm")
+            actions_hidden, normalized = self._head(llm.hidden, llm.layout)
+            timer.mark("head")
+
+        output = self._output(prune, selector, selection, llm, normalized, timer.elapsed_ms(), inputs.views)
+        if observer is None:
+            return output
+        stages = observer(ForwardTrace(self, inputs, encoded, selection, llm, actions_hidden, output))
+        return output if stages is None else dataclasses.replace(output, stages=dict(stages))
+
+    def _selector(self, prune: PruneConfig | None) -> TokenSelector:
+        """The mode's selector; every mode at ρ = 1 runs dense (the reference does not score at all)."""
+        if prune is None or prune.keep_ratio >= 1.0:
+            return self._selectors["dense"]
+        return self._selectors[prune.mode]
+
+    def _preprocess(self, observation: Observation) -> PreparedInputs:
         ids = self.prompt_ids(observation)
-        images, pixels_np = prepare_images(observation.images, self.image_norm, self.config.use_center_crop)
+        views, pixels_np = prepare_images(observation.images, self.image_norm, self.config.use_center_crop)
         proprio_np = normalize_proprio(observation.proprio, self.norm_stats.proprio)
         pixels = torch.from_numpy(pixels_np).to(self.device, self.dtype, non_blocking=True)
-        proprio_in = torch.from_numpy(proprio_np).float().to(self.device, self.dtype)
+        proprio = torch.from_numpy(proprio_np).float().to(self.device, self.dtype)
         prompt_embeds, stop_embed = self._embed_prompt(ids)
-        timer.mark("preprocess")
+        return PreparedInputs(ids, tuple(views), pixels, proprio_np, proprio, prompt_embeds, stop_embed)
 
-        mode = "dense" if prune is None else prune.mode
-        pruned = mode != "dense" and prune is not None and prune.keep_ratio < 1.0
-        stages: dict[str, Any] = {}
-        with torch.inference_mode():
-            graphs = self.graphs if not dump else GraphCache(enabled=False)
-            patches, _ = graphs.run(("vision", tuple(pixels.shape)), self.vla.vision_backbone, (pixels,))
-            timer.mark("vision")
-            vision = self.vla.projector(patches)
-            proprio_token = self.proprio_projector(proprio_in[None])
-            timer.mark("projector")
+    def _encode(self, inputs: PreparedInputs, graphs: GraphCache, timer: StageTimer) -> Encoded:
+        pixels = inputs.pixels
+        patches, _ = graphs.run(("vision", tuple(pixels.shape)), self.vla.vision_backbone, (pixels,))
+        timer.mark("vision")
+        vision = self.vla.projector(patches)
+        proprio_token = self.proprio_projector(inputs.proprio_tensor[None])
+        timer.mark("projector")
+        return Encoded(patches, vision, proprio_token)
 
-            n_dense = vision.shape[1]
-            kept = scores = None
-            hook = fastv = None
-            if pruned:
-                assert prune is not None
-                counts = self.camera_counts(prune)
-                if mode in ("adp", "static"):
-                    scores = adp_scores(self.llm, torch.cat([prompt_embeds, stop_embed], dim=1), vision)
-                    kept = topk_per_camera(scores, counts, self.patches_per_camera)
-                elif mode == "random":
-                    if prune.random_seed != self._random_seed:
-                        self._generator.manual_seed(prune.random_seed)
-                        self._random_seed = prune.random_seed
-                    kept = random_per_camera(counts, self.patches_per_camera, self._generator, self.device)
-                elif mode == "fastv":
-                    fastv = FastVPruner(prune.fastv_layer, 1, counts, self.patches_per_camera)
-                    hook = partial(fastv, llm=self.llm)
-                if kept is not None:
-                    vision = vision.index_select(1, kept)
-            timer.mark("scoring")
+    def _selection_request(
+        self, prune: PruneConfig | None, selector: TokenSelector, inputs: PreparedInputs, encoded: Encoded
+    ) -> SelectionRequest:
+        p = self.patches_per_camera
+        counts = self.camera_counts(prune) if prune is not None and selector.prunes else (p,) * self.platform.num_images
+        return SelectionRequest(prune, counts, p, encoded.vision, inputs.prompt_embeds, inputs.stop_embed, self.llm)
 
-            readout = prune.readout if prune is not None else "oft"
-            position_mode = prune.position_mode if prune is not None else "repacked"
-            embeds, positions, layout = build_llm_inputs(
-                prompt_embeds,
-                stop_embed,
-                vision,
-                proprio_token,
-                self.platform.num_action_tokens,
-                num_vision_dense=n_dense,
-                kept_index=kept,
-                position_mode=position_mode,
-                readout=readout,
-            )
-            self._check_length(layout)
-            collect: dict[str, torch.Tensor] | None = {} if dump else None
-            fastv_key = None if fastv is None else (fastv.layer, fastv.counts)
-            hidden, fastv = graphs.run(
-                ("llm", layout.length, self._causal, fastv_key),
-                partial(self.llm, causal=self._causal, hook=hook, collect=collect),
-                (embeds, positions),
-                extra=fastv,
-            )
-            if fastv is not None:
-                kept, scores = fastv.kept_index, fastv.scores
-                layout = dataclasses.replace(layout, num_vision=int(sum(fastv.counts)))
-            timer.mark("llm")
+    def _run_llm(
+        self,
+        inputs: PreparedInputs,
+        encoded: Encoded,
+        vision: torch.Tensor,
+        selection: Selection,
+        prune: PruneConfig | None,
+        graphs: GraphCache,
+        observed: bool,
+    ) -> LlmRun:
+        embeds, positions, layout = build_llm_inputs(
+            inputs.prompt_embeds,
+            inputs.stop_embed,
+            vision,
+            encoded.proprio_token,
+            self.platform.num_action_tokens,
+            num_vision_dense=encoded.vision.shape[1],
+            kept_index=selection.kept,
+            position_mode=prune.position_mode if prune is not None else "repacked",
+            readout=prune.readout if prune is not None else "oft",
+        )
+        self._check_length(layout)
+        pruner = selection.layer_pruner
+        hook = None if pruner is None else partial(pruner, llm=self.llm)
+        collect: dict[str, torch.Tensor] | None = {} if observed else None
+        hidden, pruner = graphs.run(
+            ("llm", layout.length, self._causal, None if pruner is None else pruner.graph_key),
+            partial(self.llm, causal=self._causal, hook=hook, collect=collect),
+            (embeds, positions),
+            extra=pruner,
+        )
+        kept, scores = selection.kept, selection.scores
+        if pruner is not None:  # graph replay returns the captured pruner, its tensors refreshed
+            kept, scores = pruner.kept_index, pruner.scores
+            layout = dataclasses.replace(layout, num_vision=int(sum(pruner.counts)))
+        return LlmRun(vision, embeds, positions, layout, hidden, kept, scores, pruner, collect or {})
 
-            start, end = layout.readout_span
-            actions_hidden = hidden[:, start:end]
-            normalized = self.action_head(actions_hidden, self.platform.chunk_len)
-            normalized_np = normalized.reshape(self.platform.chunk_len, self.platform.action_dim).float().cpu().numpy()
-            timer.mark("head")
-            if dump:
-                stages = self._dump(images, pixels, proprio_np, ids, patches, vision, proprio_token, embeds, collect)
-                stages |= {
-                    "positions": positions,
-                    "last_hidden_states": hidden,
-                    "actions_hidden_states": actions_hidden,
-                }
+    def _head(self, hidden: torch.Tensor, layout: SequenceLayout) -> tuple[torch.Tensor, np.ndarray]:
+        start, end = layout.readout_span
+        actions_hidden = hidden[:, start:end]
+        normalized = self.action_head(actions_hidden, self.platform.chunk_len)
+        normalized_np = normalized.reshape(self.platform.chunk_len, self.platform.action_dim).float().cpu().numpy()
+        return actions_hidden, normalized_np
 
-        actions = unnormalize_actions(normalized_np, self.norm_stats.action)
-        timings = timer.elapsed_ms()
+    def _output(
+        self,
+        prune: PruneConfig | None,
+        selector: TokenSelector,
+        selection: Selection,
+        llm: LlmRun,
+        normalized: np.ndarray,
+        timings: dict[str, float],
+        views: tuple[np.ndarray, ...],
+    ) -> PolicyOutput:
+        """Host-side accounting: de-normalised actions, per-camera indices and scores, tokens, FLOPs."""
+        layout = llm.layout
         timings["total"] = sum(timings.values())
-        kept_np = None if kept is None else kept.cpu().numpy()
-        per_camera = self._split_per_camera(kept_np)
+        per_camera = self._split_per_camera(None if llm.kept is None else llm.kept.cpu().numpy())
         score_split = None
-        if scores is not None:
-            s = scores.float().cpu().numpy()
+        if llm.scores is not None:
+            s = llm.scores.float().cpu().numpy()
             score_split = tuple(s.reshape(self.platform.num_images, self.patches_per_camera))
         tokens = TokenCounts(
-            vision_dense=n_dense,
+            vision_dense=layout.num_vision_dense,
             vision_kept=layout.num_vision,
             per_camera_kept=tuple(len(k) for k in per_camera),
             prompt=layout.num_prompt,
@@ -356,26 +401,21 @@ class OftPolicy:
             self.platform.num_images,
             layout.length,
             dense_seq_len=layout.dense_length,
-            scored_queries=layout.num_prompt + 2 if mode in ("adp", "static") and pruned else 0,
-            dense_layers=fastv.layer if fastv is not None else 0,
+            scored_queries=selection.scored_queries,
+            dense_layers=llm.layer_pruner.layer if llm.layer_pruner is not None else 0,
         )
-        if dump:
-            stages = {k: (v.float().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in stages.items()}
-            stages |= {"normalized_actions": normalized_np, "actions": actions}
-            if score_split is not None:
-                stages["scores"] = np.concatenate(score_split)
         return PolicyOutput(
-            actions=actions,
-            normalized_actions=normalized_np,
+            actions=unnormalize_actions(normalized, self.norm_stats.action),
+            normalized_actions=normalized,
             timings_ms=timings,
             tokens=tokens,
-            mode=mode,
-            pruned=pruned,
+            mode="dense" if prune is None else prune.mode,
+            pruned=selector.prunes,
             kept_indices=per_camera,
             scores=score_split,
             layout=layout,
             flops=flops,
-            stages=stages if dump else None,
+            views=views,
         )
 
     def _split_per_camera(self, kept: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -390,21 +430,3 @@ class OftPolicy:
                 f"the sequence has {layout.dense_length} tokens, more than the LLM's "
                 f"{self.arch.llm.max_position_embeddings} positions; shorten the instruction"
             )
-
-    def _dump(self, images, pixels, proprio_np, ids, patches, vision, proprio_token, embeds, collect) -> dict[str, Any]:
-        dino, siglip = self.vla.vision_backbone.tower_features(pixels)
-        out: dict[str, Any] = {
-            "center_cropped_224" if self.config.use_center_crop else "resized_224": np.stack(images),
-            "pixel_values": pixels,
-            "proprio_normalized": proprio_np,
-            "input_ids_prompt_final": np.asarray(ids),
-            "featurizer_patches": dino,
-            "fused_featurizer_patches": siglip,
-            "projected_patch_embeddings": self.vla.projector(patches),
-            "kept_projected_patch_embeddings": vision,
-            "proprio_token": proprio_token,
-            "multimodal_embeddings": embeds,
-        }
-        if collect:
-            out.update(collect)
-        return out

@@ -165,9 +165,14 @@ def pixel_values(images: Sequence[np.ndarray], norm: ImageNormalization) -> np.n
 def prepare_images(
     images: Sequence[np.ndarray], norm: ImageNormalization, center_crop_images: bool
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Camera frames → (the uint8 224² images the towers see, pixel values)."""
+    """Camera frames → (the uint8 224² images the towers see, pixel values).
+
+    The images are new arrays, never the caller's frames (a 224² frame without centre crop is copied, 150 kB).
+    """
     ready = []
     for i, frame in enumerate(images):
-        resized = resize_for_policy(check_image(frame, f"camera image {i}"), norm.image_size)
-        ready.append(center_crop(resized, size=norm.image_size) if center_crop_images else resized)
+        checked = check_image(frame, f"camera image {i}")
+        resized = resize_for_policy(checked, norm.image_size)
+        view = center_crop(resized, size=norm.image_size) if center_crop_images else resized
+        ready.append(view.copy() if np.may_share_memory(view, checked) else view)
     return ready, pixel_values(ready, norm)

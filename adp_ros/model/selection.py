@@ -1,10 +1,11 @@
 """Visual-token selection: ADP's text-driven scores, random selection and FastV's attention ranking.
 
 ADP (arXiv 2509.22093; reference TerryPei/VLA-ADP `_compute_qk_importance_generic`): before the LLM runs, apply
-layer 0's input RMSNorm and q/k projections to the input embeddings — queries are the non-placeholder text
-tokens (BOS, prompt incl. 29871, stop), keys the projected patches — with no RoPE, mask or softmax, and average
-q·k/√d over heads and queries: one relevance score per visual token. Top-k per camera, kept in raster order.
-Everything stays on the model's device: no host synchronisation.
+layer 0's input RMSNorm and q/k projections to the input embeddings, through the decoder's own path
+(`LlamaAttention.queries` / `.keys`) — queries are the non-placeholder text tokens (BOS, prompt incl. 29871, stop),
+keys the projected patches — with no RoPE, mask or softmax, and average q·k/√d over heads and queries: one
+relevance score per visual token. Top-k per camera, kept in raster order. Everything stays on the model's
+device: no host synchronisation.
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ def adp_scores(llm: LlamaForCausalLM, queries: torch.Tensor, vision: torch.Tenso
     """(P,) relevance of each visual token; queries (1, Q, D), vision (1, P, D)."""
     layer = llm.model.layers[0]
     attn = layer.self_attn
-    q = attn.q_proj(layer.input_layernorm(queries))
-    k = attn.k_proj(layer.input_layernorm(vision))
-    b, nq, _ = q.shape
-    q = q.view(b, nq, attn.num_heads, attn.head_dim).transpose(1, 2)
-    k = k.view(b, k.shape[1], attn.num_kv_heads, attn.head_dim).transpose(1, 2)
-    if attn.num_kv_heads != attn.num_heads:
-        k = k.repeat_interleave(attn.num_heads // attn.num_kv_heads, dim=1)
+    # Layer 0's own input norm and q/k projection path; no cos/sin: the reference scores without RoPE.
+    q = attn.queries(layer.input_layernorm(queries))
+    k = attn.keys(layer.input_layernorm(vision))
     scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(attn.head_dim))
     return scores.mean(dim=(0, 1, 2))
 
@@ -76,6 +73,11 @@ class FastVPruner:
     @property
     def num_vision(self) -> int:
         return len(self.counts) * self.patches_per_camera
+
+    @property
+    def graph_key(self) -> tuple[int, tuple[int, ...]]:
+        """What changes the captured LLM graph (the kept count is static per layer and budget)."""
+        return self.layer, self.counts
 
     def __call__(
         self, i: int, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, llm: LlamaForCausalLM

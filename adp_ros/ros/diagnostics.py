@@ -22,7 +22,7 @@ from adp_ros.core.diagnostics import (
     chunk_key_values,
     chunk_level,
 )
-from adp_ros.ros.messages import time_msg
+from adp_ros.ros.stamps import time_msg
 
 POLICY_STATUS_NAME = "adp_ros: policy"
 LATENCY_STATUS_NAME = "adp_ros: latency"

@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 
 from adp_ros.core.errors import InputError, closest
-
-_NS_PER_SEC = 1_000_000_000
+from adp_ros.core.stamps import sec_nanosec
 
 
 @dataclass(frozen=True)
@@ -243,8 +242,7 @@ def _set_header(msg: Any, stamp_ns: int | None, frame_id: str) -> None:
     if stamp_ns is not None:
         if stamp_ns < 0:
             raise InputError(f"stamp_ns={stamp_ns} must be >= 0")
-        header.stamp.sec = int(stamp_ns // _NS_PER_SEC)
-        header.stamp.nanosec = int(stamp_ns % _NS_PER_SEC)
+        header.stamp.sec, header.stamp.nanosec = sec_nanosec(stamp_ns)
     header.frame_id = frame_id
 
 

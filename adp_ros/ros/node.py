@@ -6,8 +6,9 @@ without unloading; cleanup = unload. `node.autostart` (or `adp_node --autostart`
 start, for installs without lifecycle tools. A transition that is not valid from the current state is answered
 success=false and changes nothing; after the shutdown transition `main` exits (code 0).
 
-Threads: subscription callbacks store only the newest synchronised observation (`core.worker.LatestSlot`); one
-worker thread runs the policy (`core.worker.ChunkRunner`: staleness → gate → policy → guard) and publishes.
+Threads: subscription callbacks store only the newest synchronised observation (`core.slot.LatestSlot`); one
+worker thread drives `core.pipeline.ChunkPipeline` (schedule → staleness → gate → policy → guard → publish: the
+same pipeline `bag eval` runs) with this node as its clock and sink.
 With `output.streams`, a timer at the control rate sends the current step of the current chunk (twist, pose
 target, gripper: `core.streaming`, `ros/outputs.py`, docs/controllers.md).
 Spin the node with a SingleThreadedExecutor (as `main` does): with rclpy's MultiThreadedExecutor (2 threads)
@@ -21,18 +22,20 @@ action dimension has no limit (the default limits come from the checkpoint's dat
 after the last commanded chunk ran out): the stop message once, `/diagnostics` at ERROR until they return
 (docs/safety.md).
 A request that publishes no chunk (stale, refused, model error) is retried after the back-off of
-`core.worker.ChunkScheduler`, counted as `failed_attempts` in the diagnostics. While active without a
+`core.schedule.ChunkScheduler`, counted as `failed_attempts` in the diagnostics. While active without a
 synchronised observation, the node logs the input topics with the messages seen on each (every
 `core.diagnostics.WAITING_LOG_PERIOD_SEC`).
+
+Size (~700 lines, over the project's ~600): one LifecycleNode class whose callbacks share the lifecycle, command
+and pipeline state. What it calls already lives elsewhere (core/pipeline, core/safety, core/diagnostics,
+ros/streams, ros/sync, ros/inputs, ros/outputs, ros/main); splitting the class itself would only spread that
+shared state over mixins.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import signal
 import threading
-import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -44,7 +47,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool
 
-from adp_ros.core.debug_image import policy_view, shade_pruned
+from adp_ros.core.debug_image import shade_pruned
 from adp_ros.core.diagnostics import (
     ERROR,
     EVENT_LEVELS,
@@ -55,8 +58,9 @@ from adp_ros.core.diagnostics import (
 )
 from adp_ros.core.errors import AdpRosError, ConfigError, InputError
 from adp_ros.core.params import NODE_NAME, ResolvedConfig, require_checkpoint
+from adp_ros.core.pipeline import ChunkPipeline, PipelineSettings, PlannedChunk, guard_config
+from adp_ros.core.runner import ChunkInputs, ChunkOutcome, ChunkRunner
 from adp_ros.core.safety import (
-    ActionGuard,
     ActionGuardConfig,
     CommandGate,
     InputLossMonitor,
@@ -64,36 +68,24 @@ from adp_ros.core.safety import (
     describe_guard,
     statistics_limits,
 )
-from adp_ros.core.streaming import ChunkStream, StreamChunk
-from adp_ros.core.sync import stamp_ns_of
-from adp_ros.core.worker import (
-    ChunkInputs,
-    ChunkOutcome,
-    ChunkRunner,
-    ChunkScheduler,
-    LatestSlot,
-    ScheduleConfig,
-    chunk_record,
-    seconds_until,
-)
+from adp_ros.core.schedule import seconds_until
+from adp_ros.core.stamps import stamp_ns_of
 from adp_ros.ros import diagnostics as diag
 from adp_ros.ros import qos
 from adp_ros.ros.image_conversion import array_to_imgmsg
-from adp_ros.ros.messages import (
-    OUTPUT_TYPES,
-    ObservationAssembler,
+from adp_ros.ros.inputs import ObservationAssembler
+from adp_ros.ros.motion_feed import feed_motion
+from adp_ros.ros.outputs import (
+    OUTPUT_MESSAGE_TYPES,
     build_chunk_message,
-    pose_position,
     stop_message,
 )
-from adp_ros.ros.outputs import stream_messages, stream_preview_topic, stream_topic, stream_types, zero_twist
 from adp_ros.ros.parameters import ParameterValidator, declare_all, read_config
+from adp_ros.ros.streams import StreamOutputs
 from adp_ros.ros.sync import create_observation_sync
 
 _POLL_SEC = 0.02
 """Longest the worker sleeps between looks at ROS time (sim time may jump)."""
-_FINALIZED_LINGER_SEC = 0.5
-"""Spin this long after the shutdown transition before exiting, so its ChangeState answer gets out."""
 
 
 class AdpPolicyNode(LifecycleNode):
@@ -115,13 +107,11 @@ class AdpPolicyNode(LifecycleNode):
         self._applied: ResolvedConfig | None = None
         self._policy: Any = None
         self._io: list[Any] = []  # subscriptions and lifecycle publishers created at configure
-        self._stream: ChunkStream | None = None  # output.streams: the chunks being streamed
-        self._stream_pubs: dict[str, tuple[Any, Any]] = {}  # kind → (preview, command) publishers
-        self._stream_timer: Any = None
+        self._streams: StreamOutputs | None = None  # output.streams
         self._sync: Any = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
-        self._slot: LatestSlot[tuple[tuple[Any, ...], int]] = LatestSlot()
+        self._pipeline: ChunkPipeline[tuple[Any, ...]] | None = None  # created at configure
         self._commands = CommandGate(dry_run=False, enabled=False)
         self._statistics_range: tuple[Any, Any] | None = None  # the actions' trained min/max (default limits)
         self._statistics_source = ""
@@ -130,7 +120,6 @@ class AdpPolicyNode(LifecycleNode):
         self._counts_at_observation: tuple[int, ...] | None = None  # sync's received counts at the newest
         self._counts_observation = -1  # fresh observation (which inputs went silent), and its number
         self._tracker = DiagnosticsTracker()
-        self._chunk_index = 0
         self._next_waiting_log_ns: int | None = None
         self._hardware_id = "adp_ros"
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS_QOS)
@@ -160,7 +149,7 @@ class AdpPolicyNode(LifecycleNode):
             f"output {n.output.type}, pruning {cfg.prune.mode} (keep {cfg.prune.keep_ratio}), "
             f"gate preset {n.motion.gate_preset} on {n.motion.source}, sync backend {self._sync.backend}"
         )
-        self.get_logger().info(f"safety: {describe_guard(self._guard.config, self._limits_source(cfg))}")
+        self.get_logger().info(f"safety: {describe_guard(self._pipeline.guard.config, self._limits_source(cfg))}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -169,11 +158,9 @@ class AdpPolicyNode(LifecycleNode):
         result = super().on_activate(state)  # enables the lifecycle publishers
         now = self._now_ns()
         self._tracker.activated(now)
-        self._slot.clear()
-        self._scheduler.reset()
-        self._runner.reset()
-        if self._stream is not None:
-            self._stream.clear()
+        self._pipeline.reset()
+        if self._streams is not None:
+            self._streams.stream.clear()
         self._commands.set_dry_run(cfg.node.safety.dry_run)
         self._input_loss.disarm()
         self._counts_at_observation, self._counts_observation = None, -1
@@ -296,11 +283,7 @@ class AdpPolicyNode(LifecycleNode):
             raise ConfigError(f"{self._statistics_source} action: {exc}") from None
 
     def _guard_config(self, cfg: ResolvedConfig) -> ActionGuardConfig:
-        """The guard in force: the explicit limits, empty sides filled from the dataset statistics."""
-        s = cfg.node.safety
-        if not s.limits_from_statistics or self._statistics_range is None:
-            return s.guard
-        return s.guard.with_default_limits(*statistics_limits(*self._statistics_range, s.statistics_margin))
+        return guard_config(cfg.node.safety, self._statistics_range)
 
     def _limits_source(self, cfg: ResolvedConfig) -> str:
         s = cfg.node.safety
@@ -339,15 +322,24 @@ class AdpPolicyNode(LifecycleNode):
 
     def _create_io(self, cfg: ResolvedConfig) -> None:
         n = cfg.node
-        out_type = OUTPUT_TYPES[n.output.type]
+        out_type = OUTPUT_MESSAGE_TYPES[n.output.type]
         self._preview_pub = self.create_lifecycle_publisher(out_type, n.topics.preview, qos.COMMAND_QOS)
         self._command_pub = self.create_lifecycle_publisher(out_type, n.topics.command, qos.COMMAND_QOS)
         self._latency_pub = self.create_lifecycle_publisher(DiagnosticArray, n.topics.latency, qos.DIAGNOSTICS_QOS)
         self._debug_pub = self.create_lifecycle_publisher(Image, n.topics.debug_image, qos.DEBUG_IMAGE_QOS)
         self._io = [self._preview_pub, self._command_pub, self._latency_pub, self._debug_pub]
-        self._create_streams(n)
-        self._runner = ChunkRunner.for_motion(cfg.gate, n.motion)
-        self._runner.set_instruction(n.instruction)
+        self._streams = StreamOutputs.create(
+            self, n, self._current_settings, lambda: self._commands.may_command, self._is_active
+        )
+        self._assemble = ObservationAssembler(n)
+        self._pipeline = ChunkPipeline(
+            ChunkRunner.for_motion(cfg.gate, n.motion),
+            PipelineSettings.from_config(cfg, self._statistics_range),
+            predict=self._predict,
+            convert=self._assemble,
+            sink=self,
+            clock=self._now_ns,
+        )
         motion_topics = {
             "joint_states": (JointState, n.topics.joint_states),
             "eef_pose": (PoseStamped, n.topics.eef_pose),
@@ -357,10 +349,7 @@ class AdpPolicyNode(LifecycleNode):
             self._io.append(self.create_subscription(kind, topic, self._on_motion, qos.STATE_QOS))
         for profile in (qos.INSTRUCTION_QOS, qos.LATCHED_INSTRUCTION_QOS):
             self._io.append(self.create_subscription(String, n.topics.instruction, self._on_instruction, profile))
-        self._scheduler = ChunkScheduler(ScheduleConfig.from_control(n.control))
-        self._guard = ActionGuard(self._guard_config(cfg))
         self._tracker = DiagnosticsTracker(n.diagnostics.window, Thresholds.from_settings(n.diagnostics))
-        self._assemble = ObservationAssembler(n)
         image_type = CompressedImage if n.topics.image_transport == "compressed" else Image
         cameras = [(image_type, t, qos.CAMERA_QOS) for t in n.topics.cameras]
         # Joint states and pose (500-1000 Hz on robots) are looked up at the camera set's stamp, not synchronised
@@ -383,25 +372,10 @@ class AdpPolicyNode(LifecycleNode):
             backend=n.sync.backend,
         )
 
-    def _create_streams(self, n: Any) -> None:
-        """output.streams: a preview and a command publisher per stream, and a timer at the control rate."""
-        types = stream_types(n.output)
-        if not types:
-            return
-        for kind, msg_type in types.items():
-            preview = self.create_lifecycle_publisher(msg_type, stream_preview_topic(kind, n.topics), qos.COMMAND_QOS)
-            command = self.create_lifecycle_publisher(msg_type, stream_topic(kind, n.topics), qos.COMMAND_QOS)
-            self._stream_pubs[kind] = (preview, command)
-            self._io += [preview, command]
-        self._stream = ChunkStream()
-        self._stream_timer = self.create_timer(n.control.dt_ns / 1e9, self._on_stream_tick)
-
     def _teardown(self) -> None:
-        if self._stream_timer is not None:
-            self.destroy_timer(self._stream_timer)
-            self._stream_timer = None
-        self._stream = None
-        self._stream_pubs = {}
+        if self._streams is not None:
+            self._streams.destroy()
+            self._streams = None
         if self._sync is not None:
             self._sync.destroy()
             self._sync = None
@@ -411,7 +385,9 @@ class AdpPolicyNode(LifecycleNode):
             else:
                 self.destroy_subscription(entity)
         self._io = []
-        self._slot.clear()
+        if self._pipeline is not None:
+            self._pipeline.slot.clear()
+        self._pipeline = None
         self._statistics_range = None
         if self._policy is not None:
             self._policy = None
@@ -422,6 +398,13 @@ class AdpPolicyNode(LifecycleNode):
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
+    def _is_active(self) -> bool:
+        return self._state == "active"
+
+    def _current_settings(self) -> Any:
+        cfg = self._config
+        return cfg.node if cfg is not None else None
+
     def _on_synced(self, *msgs: Any) -> None:
         if self._state != "active":
             return
@@ -431,18 +414,16 @@ class AdpPolicyNode(LifecycleNode):
         fresh = cfg is not None and check_staleness(stamps, now, cfg.node.safety.staleness).is_fresh
         if fresh and self._input_loss.observed(min(stamps)):
             self.get_logger().info("inputs back: a fresh synchronised observation arrived")
-        self._slot.put((msgs, now))
+        if self._pipeline is not None:
+            self._pipeline.put(msgs, now)
         self._tracker.record_observation(now)
 
     def _on_motion(self, msg: Any) -> None:
-        stamp = stamp_ns_of(msg)
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
         try:
-            if not stamp:
-                raise InputError(f"{type(msg).__name__} without header.stamp")
-            if self._runner.joint_source is not None:
-                self._runner.observe_joint_state(stamp, msg.name, msg.position)
-            else:
-                self._runner.observe(stamp, pose_position(msg))
+            feed_motion(pipeline.runner, msg)
         except InputError as exc:
             self.get_logger().warning(f"motion sample dropped: {exc}", throttle_duration_sec=5.0)
 
@@ -494,7 +475,8 @@ class AdpPolicyNode(LifecycleNode):
     def _disable_commands(self, reason: str, *, wait_acked: bool = False) -> None:
         was_commanding = self._commands.may_command
         self._commands.disable(reason)
-        self._stop_streams(was_commanding, wait_acked=wait_acked)
+        if self._streams is not None:
+            self._streams.stop(was_commanding, wait_acked=wait_acked)
         cfg = self._config
         if was_commanding and cfg is not None and cfg.node.safety.stop_on_disable:
             self._command_pub.publish(stop_message(cfg.node.output))
@@ -504,33 +486,26 @@ class AdpPolicyNode(LifecycleNode):
     # ------------------------------------------------------------------------------------------- worker
     def _stop_worker(self) -> None:
         self._stop.set()
-        self._slot.wake()
+        if self._pipeline is not None:
+            self._pipeline.slot.wake()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=60.0)
         self._worker = None
 
     def _worker_loop(self) -> None:
+        pipeline = self._pipeline
+        assert pipeline is not None
         while not self._stop.is_set():
             now = self._now_ns()
             self._watch_inputs(now)
-            if self._config is not self._applied:  # a live change may cure what failed: no back-off
-                self._scheduler.retry_now()
-            if not self._scheduler.due(now):
-                self._stop.wait(seconds_until(self._scheduler.request_time_ns(), now, _POLL_SEC))
-                continue
-            item = self._slot.take()
-            if item is None:
-                self._slot.wait(_POLL_SEC)
-                continue
-            self._scheduler.requested(now)
-            try:
-                published = self._run_chunk(*item, picked_ns=now)
-            except Exception as exc:  # the worker must survive anything a chunk throws
-                self.get_logger().error(f"chunk failed unexpectedly: {type(exc).__name__}: {exc}")
-                self._skip("model_error", f"{type(exc).__name__}: {exc}")
-                published = False
-            if not published:
-                self._scheduler.failed()
+            cfg = self._config
+            if cfg is not None and cfg is not self._applied:
+                self._apply_live(cfg)
+            result = pipeline.step(now)
+            if result == "not_due":
+                self._stop.wait(seconds_until(pipeline.scheduler.request_time_ns(), now, _POLL_SEC))
+            elif result == "no_input":
+                pipeline.slot.wait(_POLL_SEC)
 
     def _watch_inputs(self, now: int) -> None:
         """Observations lost while commanding: the stop message once per loss, and ERROR on /diagnostics (with
@@ -565,18 +540,14 @@ class AdpPolicyNode(LifecycleNode):
         self.get_logger().error(self._loss_message)
 
     def _apply_live(self, cfg: ResolvedConfig) -> None:
-        """Live parameter changes take effect here, at the start of a chunk."""
-        if cfg is self._applied:
-            return
+        """Live parameter changes take effect here, between chunks (worker thread)."""
         old, n = self._applied, cfg.node
-        self._runner.set_gate_config(cfg.gate)
-        if self._runner.set_instruction(n.instruction):
-            self.get_logger().info(f"new instruction {n.instruction!r}: gate history reset")
-        guard = self._guard_config(cfg)
-        if guard != self._guard.config:
-            self._guard = ActionGuard(guard)
-            self.get_logger().info(f"safety: {describe_guard(guard, self._limits_source(cfg))}")
-        self._scheduler.reconfigure(ScheduleConfig.from_control(n.control))
+        settings = PipelineSettings.from_config(cfg, self._statistics_range)
+        guard_changed = settings.guard != self._pipeline.guard.config
+        for note in self._pipeline.apply(settings):
+            self.get_logger().info(note)
+        if guard_changed:
+            self.get_logger().info(f"safety: {describe_guard(settings.guard, self._limits_source(cfg))}")
         self._tracker.thresholds = Thresholds.from_settings(n.diagnostics)
         if old is None or old.node.diagnostics.hardware_id != n.diagnostics.hardware_id:
             self._hardware_id = self._hardware_label(n.diagnostics.hardware_id)
@@ -587,149 +558,50 @@ class AdpPolicyNode(LifecycleNode):
 
         return self._policy.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
 
-    def _run_chunk(self, msgs: tuple[Any, ...], received_ns: int, *, picked_ns: int) -> bool:
-        cfg = self._config
-        if cfg is None:
-            return False
-        self._apply_live(cfg)
-        try:
-            inputs = self._assemble(msgs, received_ns)
-        except InputError as exc:
-            self._skip("bad_input", str(exc))
-            return False
-        n = cfg.node
-        outcome = self._runner.run(
-            inputs,
-            now_ns=self._now_ns(),
-            prune=cfg.prune,
-            staleness=n.safety.staleness,
-            guard=self._guard,
-            execute_steps=n.control.execute_steps,
-            predict=self._predict,
-        )
-        if not outcome.ok:
-            if outcome.out_of_memory:
-                _free_cuda_cache()
-            self._skip(outcome.status, outcome.reason)
-            return False
-        return self._publish_chunk(inputs, outcome, cfg, picked_ns)
+    # ------------------------------------------------------------------ the pipeline's sink (core.pipeline)
+    def blocked(self) -> str:
+        return "" if self._state == "active" else "node no longer active"
 
-    def _publish_chunk(self, inputs: ChunkInputs, outcome: ChunkOutcome, cfg: ResolvedConfig, picked_ns: int) -> bool:
-        n = cfg.node
-        started = time.perf_counter()
-        now = self._now_ns()
-        fresh = check_staleness(inputs.stamps_ns, now, n.safety.staleness)
-        if not fresh.is_fresh or self._state != "active":
-            self._skip("stale", f"at publish: {fresh.reason or 'node no longer active'}")
-            return False
-        stamp = inputs.observation_stamp_ns
-        dt = n.control.dt_ns
-        offset = now - stamp if n.control.trajectory_start == "publish" else 0
-        msg = build_chunk_message(outcome.actions, n.output, stamp_ns=stamp, dt_ns=dt, offset_ns=offset)
+    def send(self, chunk: PlannedChunk) -> bool:
+        n = self._config.node
+        actions = chunk.outcome.actions
+        msg = build_chunk_message(
+            actions, n.output, stamp_ns=chunk.inputs.observation_stamp_ns, dt_ns=chunk.dt_ns, offset_ns=chunk.offset_ns
+        )
         commanded = self._commands.may_command
         # The streams first: a control tick right after the trajectory went out must already see the chunk.
-        self._stream_chunk(inputs, outcome.actions, n, start_ns=stamp + offset, commanded=commanded)
+        if self._streams is not None:
+            self._streams.add(chunk.inputs, actions, start_ns=chunk.start_ns, commanded=commanded)
         self._preview_pub.publish(msg)
         if commanded:
             self._command_pub.publish(msg)
-        self._scheduler.published(stamp + offset)
-        self._runner.chunk_started(stamp + offset, dt, outcome.actions)
-        if commanded:  # inputs lost counts from the end of the arm's last chunk
-            self._input_loss.commanded(stamp + offset + outcome.actions.shape[0] * dt)
-        stages = dict(outcome.stages_ms)
-        stages["publish"] = (time.perf_counter() - started) * 1e3
-        record = chunk_record(
-            self._chunk_index,
-            inputs,
-            outcome,
-            publish_ns=now,
-            picked_ns=picked_ns,
-            commanded=commanded,
-            stages_ms=stages,
-        )
-        self._chunk_index += 1
+            # Inputs lost counts from the end of the arm's last chunk.
+            self._input_loss.commanded(chunk.start_ns + actions.shape[0] * chunk.dt_ns)
+        return commanded
+
+    def sent(self, chunk: PlannedChunk, record: Any) -> None:
+        n = self._config.node
         self._tracker.record_chunk(record)
         self._latency_pub.publish(
             diag.chunk_array(
-                record, self._tracker.thresholds, hardware_id=self._hardware_id, stamp_ns=now, extra=self._counter_kv()
+                record,
+                self._tracker.thresholds,
+                hardware_id=self._hardware_id,
+                stamp_ns=chunk.publish_ns,
+                extra=self._counter_kv(),
             )
         )
         if n.diagnostics.debug_image:
-            self._publish_debug_image(inputs, outcome, n, stamp)
-        return True
+            self._publish_debug_image(chunk.inputs, chunk.outcome, n, chunk.inputs.observation_stamp_ns)
 
-    # ------------------------------------------------------------------------------------------ streams
-    def _stream_chunk(self, inputs: ChunkInputs, actions: Any, n: Any, *, start_ns: int, commanded: bool) -> None:
-        """Hand a published chunk to the streams (core.streaming.ChunkStream: hand-over at `start_ns`)."""
-        stream = self._stream
-        if stream is None:
-            return
-        out = n.output
-        base = inputs.eef_pose if out.streams_pose else None
-        measured, wanted = inputs.eef_frame_id.lstrip("/"), out.frame_id.lstrip("/")
-        if base is not None and measured and wanted and measured != wanted:
-            self.get_logger().error(
-                f"no pose targets: the measured pose on {n.topics.eef_pose} is in frame {measured!r} but "
-                f"output.frame_id is {wanted!r} (the frame of the deltas); publish the pose in that frame or set "
-                "output.frame_id",
-                throttle_duration_sec=5.0,
-            )
-            base = None
-        try:
-            chunk = StreamChunk.from_actions(
-                actions,
-                start_ns=start_ns,
-                dt_ns=n.control.dt_ns,
-                translation_scale=out.translation_scale,
-                rotation_scale=out.rotation_scale,
-                base_pose=base,
-            )
-        except InputError as exc:
-            self.get_logger().error(f"chunk not streamed: {exc}", throttle_duration_sec=5.0)
-            return
-        stream.add(chunk, commanded=commanded)
-        if commanded and not self._commands.may_command:  # disabled meanwhile (executor thread): never command it
-            stream.revoke()
-
-    def _on_stream_tick(self) -> None:
-        """Timer at the control rate: the current step of each stream to its preview, and to the arm when the
-        chunk was commanded and commands are still enabled."""
-        stream, cfg = self._stream, self._config
-        if stream is None or cfg is None or self._state != "active":
-            return
-        n = cfg.node
-        dt = n.control.dt_ns
-        if self._stream_timer.timer_period_ns != dt:  # control.control_hz changed live
-            self._stream_timer.timer_period_ns = dt
-        now = self._now_ns()
-        cmd = stream.at(now)
-        if cmd is None:
-            return
-        commanding = cmd.commanded and self._commands.may_command
-        for kind, msg in stream_messages(cmd, n.output, stamp_ns=now, dt_ns=dt).items():
-            preview, command = self._stream_pubs[kind]
-            preview.publish(msg)
-            if commanding:
-                command.publish(msg)
-
-    def _stop_streams(self, was_commanding: bool, *, wait_acked: bool = False) -> None:
-        """Commands were disabled: the chunks streamed so far are never commanded again, and a zero twist stops
-        the arm (MoveIt Servo would otherwise keep the last twist until its command timeout)."""
-        stream = self._stream
-        if stream is None:
-            return
-        stream.revoke()
-        cfg = self._config
-        if not was_commanding or cfg is None or "twist" not in self._stream_pubs:
-            return
-        command = self._stream_pubs["twist"][1]
-        command.publish(zero_twist(stamp_ns=self._now_ns(), frame_id=cfg.node.output.frame_id))
-        if wait_acked:
-            command.wait_for_all_acked(Duration(seconds=1.0))
+    def skipped(self, status: str, reason: str, outcome: ChunkOutcome | None) -> None:
+        if outcome is not None and outcome.out_of_memory:
+            _free_cuda_cache()
+        self._skip(status, reason)
 
     def _publish_debug_image(self, inputs: ChunkInputs, outcome: ChunkOutcome, n: Any, stamp: int) -> None:
         camera = n.diagnostics.debug_image_camera
-        view = policy_view(inputs.images[camera], center_crop=n.model.center_crop)
+        view = outcome.output.views[camera]  # what the policy saw: its own crop and resize
         shaded = shade_pruned(view, outcome.output.kept_indices[camera], shade=n.diagnostics.debug_image_shade)
         self._debug_pub.publish(array_to_imgmsg(shaded, "rgb8", stamp_ns=stamp, frame_id=n.topics.cameras[camera]))
 
@@ -752,12 +624,12 @@ class AdpPolicyNode(LifecycleNode):
     # -------------------------------------------------------------------------------------- diagnostics
     def counters(self) -> dict[str, int]:
         stats = self._sync.stats() if self._sync is not None else None
-        runner = getattr(self, "_runner", None)
-        scheduler = getattr(self, "_scheduler", None)
+        pipeline = self._pipeline
+        slot = pipeline.slot if pipeline is not None else None
         counters = {
-            "observations_received": self._slot.received,
-            "dropped_frames": self._slot.dropped,
-            "observation_slot": len(self._slot),
+            "observations_received": slot.received if slot is not None else 0,
+            "dropped_frames": slot.dropped if slot is not None else 0,
+            "observation_slot": len(slot) if slot is not None else 0,
             "sync_queued": 0,
         }
         if stats is not None:
@@ -769,11 +641,11 @@ class AdpPolicyNode(LifecycleNode):
             counters.update({f"sync_missing.{t}": m for t, m in states})
             counters["sync_queued"] = sum(stats.queued[:cams])
         return counters | {
-            "motion_samples_dropped": runner.dropped_motion_samples if runner else 0,
+            "motion_samples_dropped": pipeline.runner.dropped_motion_samples if pipeline is not None else 0,
             # Chunk requests, and those that published nothing (each one delays the next: ChunkScheduler).
-            "chunk_attempts": scheduler.attempts if scheduler else 0,
-            "failed_attempts": scheduler.failed_attempts if scheduler else 0,
-            "consecutive_failures": scheduler.consecutive_failures if scheduler else 0,
+            "chunk_attempts": pipeline.scheduler.attempts if pipeline is not None else 0,
+            "failed_attempts": pipeline.scheduler.failed_attempts if pipeline is not None else 0,
+            "consecutive_failures": pipeline.scheduler.consecutive_failures if pipeline is not None else 0,
         }
 
     def _counter_kv(self) -> list[tuple[str, str]]:
@@ -826,74 +698,8 @@ class AdpPolicyNode(LifecycleNode):
         self.get_logger().info(waiting_message(inputs, idle / 1e9, missing, self._input_problem()))
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM handler: the first signal asks the spin loop to stop (the node then sends the arm its
-    stop message); a second one aborts. Raising KeyboardInterrupt at once could land inside rclpy's C calls."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-
 def _free_cuda_cache() -> None:
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def main(args: list[str] | None = None) -> int:
-    """`adp_node [--autostart] [--ros-args ...]`: spin the node until Ctrl-C or shutdown."""
-    import rclpy
-    from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-    from rclpy.utilities import remove_ros_args
-
-    parser = argparse.ArgumentParser(prog="adp_node", description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--autostart", action="store_true", help="configure and activate at start (same as -p node.autostart:=true)"
-    )
-    options = parser.parse_args(remove_ros_args(args)[1:])
-    # Our own SIGINT/SIGTERM handling: rclpy's would shut the context down before the node could send the arm
-    # its stop message.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = _StopRequest()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    node = None
-    try:
-        node = AdpPolicyNode()
-        if (options.autostart or node.get_parameter("node.autostart").value) and not node.start_up():
-            # Fail fast: the model's parameters are read-only, so a node that cannot configure stays useless.
-            node.get_logger().fatal("autostart failed (the configure error is above); exiting")
-            return 1
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while not stop.event.is_set() and rclpy.ok() and node.lifecycle_state != "finalized":
-            executor.spin_once(timeout_sec=0.1)
-        if node.lifecycle_state == "finalized":  # the shutdown transition: nothing left to do but exit
-            node.get_logger().info("finalized by the shutdown transition; exiting")
-            linger_until = time.monotonic() + _FINALIZED_LINGER_SEC
-            while time.monotonic() < linger_until and rclpy.ok():
-                executor.spin_once(timeout_sec=0.05)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (AdpRosError, ParameterException) as exc:
-        # A value in the params file or -p that does not fit its declared type or range.
-        hint = " (write doubles with a decimal point: 5.0, not 5)" if "expecting type 'DOUBLE'" in str(exc) else ""
-        print(f"adp_node: error: {exc}{hint}")
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from adp_ros.core.errors import ConfigError, MissingDependencyError, closest
+from adp_ros.core.observation_sync import ObservationSynchronizer, state_match_config
+from adp_ros.core.params import SYNC_BACKENDS
 from adp_ros.core.sync import (
     BACKEND_NAME,
     ApproximateTimeSynchronizer,
     ObservationSyncStats,
-    StateMatchConfig,
-    StateMatcher,
     SyncConfig,
     SyncStats,
     seconds_to_ns,
@@ -38,7 +38,6 @@ from adp_ros.core.sync import (
 
 BACKEND_MESSAGE_FILTERS = "message_filters"
 BACKEND_BUILTIN = BACKEND_NAME
-BACKENDS = ("auto", BACKEND_MESSAGE_FILTERS, BACKEND_BUILTIN)
 
 
 def message_filters_available() -> bool:
@@ -109,8 +108,8 @@ def create_approximate_sync(
     set (exclusive), converted to ns as rclpy's `Duration(seconds=...)` does. `backend`: 'auto'
     (message_filters if importable), 'message_filters' (`MissingDependencyError` if absent) or 'adp_ros'.
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend={backend!r} is not a sync backend{closest(backend, BACKENDS)}")
+    if backend not in SYNC_BACKENDS:
+        raise ConfigError(f"backend={backend!r} is not a sync backend{closest(backend, SYNC_BACKENDS)}")
     if not isinstance(slop_sec, (int, float)) or not math.isfinite(slop_sec):
         raise ConfigError(f"slop_sec={slop_sec!r} must be a finite number of seconds > 0")
     specs = _normalise_topics(topics)
@@ -253,11 +252,13 @@ class ObservationSync:
     camera set's stamp. `subscriptions` and the per-input counters of `stats()` are in input order (cameras,
     then the state topics)."""
 
-    def __init__(self, node: Any, cameras: SyncedSubscriptions, states: list[Any], matcher: StateMatcher) -> None:
+    def __init__(
+        self, node: Any, cameras: SyncedSubscriptions, states: list[Any], observations: ObservationSynchronizer
+    ) -> None:
         self._node = node
         self._cameras = cameras
         self._states = states
-        self._matcher = matcher
+        self._observations = observations
         self.backend = cameras.backend
         """The camera synchroniser's backend ('message_filters' or 'adp_ros'); states never use it."""
 
@@ -270,18 +271,18 @@ class ObservationSync:
         return tuple(sub.topic_name for sub in self.subscriptions)
 
     def stats(self) -> ObservationSyncStats:
-        return ObservationSyncStats.combine(self.topics, self._cameras.stats(), self._matcher.stats())
+        return ObservationSyncStats.combine(self.topics, self._cameras.stats(), self._observations.matcher.stats())
 
     def poll(self) -> None:
         """Settle camera sets whose wait for a state sample ran out (the node calls it from a timer)."""
-        self._matcher.poll(self._node.get_clock().now().nanoseconds)
+        self._observations.poll(self._node.get_clock().now().nanoseconds)
 
     def destroy(self) -> None:
         self._cameras.destroy()
         for sub in self._states:
             self._node.destroy_subscription(sub)
         self._states = []
-        self._matcher.clear()
+        self._observations.matcher.clear()
 
 
 def create_observation_sync(
@@ -312,21 +313,18 @@ def create_observation_sync(
     state_specs = _normalise_topics(states) if states else []
     clock = node.get_clock()
     names = tuple(node.resolve_topic_name(spec.topic) for spec in state_specs)
-    matcher = StateMatcher(
-        StateMatchConfig(
-            num_states=len(state_specs),
-            tolerance_ns=seconds_to_ns(state_tolerance_sec),
-            wait_ns=seconds_to_ns(state_wait_sec),
-            history_ns=max(1, seconds_to_ns(state_history_sec)),
-            max_pending=queue_size,
-            names=names,
-        ),
-        callback,
+    states_config = state_match_config(
+        names,
+        queue_size=queue_size,
+        tolerance_sec=state_tolerance_sec,
+        wait_sec=state_wait_sec,
+        history_sec=state_history_sec,
     )
+    # The cameras' own synchroniser is `create_approximate_sync`'s (either backend); its sets go in whole.
+    observations = ObservationSynchronizer(None, states_config, callback)
 
     def on_cameras(*msgs: Any) -> None:
-        stamp = max(stamp_ns_of(m) or 0 for m in msgs)
-        matcher.add_cameras(msgs, stamp, clock.now().nanoseconds)
+        observations.add_camera_set(msgs, clock.now().nanoseconds)
 
     synced = create_approximate_sync(
         node, cameras, queue_size, slop_sec, on_cameras, callback_group=callback_group, backend=backend
@@ -338,7 +336,7 @@ def create_observation_sync(
             stamp = stamp_ns_of(msg)
             if stamp is None:
                 warn_headerless(topic)
-            matcher.add_state(index, msg, stamp, clock.now().nanoseconds)
+            observations.add_state(index, msg, clock.now().nanoseconds)
 
         return handle
 
@@ -348,4 +346,4 @@ def create_observation_sync(
         )
         for i, spec in enumerate(state_specs)
     ]
-    return ObservationSync(node, synced, subscriptions, matcher)
+    return ObservationSync(node, synced, subscriptions, observations)

@@ -44,7 +44,8 @@ class InfoCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from adp_ros.tools.bags.io import BagReader, header_stamp_ns
+        from adp_ros.core.stamps import stamp_ns_of
+        from adp_ros.tools.bags.reader import BagReader
 
         with BagReader(args.bag) as bag:
             print(bag.summary.format())
@@ -52,7 +53,7 @@ class InfoCommand:
                 return 0
             latency: dict[str, list[int]] = {}
             for topic, log_time_ns, msg in bag.messages():
-                stamp = header_stamp_ns(msg)
+                stamp = stamp_ns_of(msg)
                 if stamp:
                     latency.setdefault(topic, []).append(log_time_ns - stamp)
             stats = bag.last_stats

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from adp_ros.core.diagnostics import MODEL_STAGES
+from adp_ros.core.params import ACCELERATIONS, DTYPES
 from adp_ros.tools.common import float_list
 
 STAGE_NAMES = (*MODEL_STAGES, "total")
@@ -62,8 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="FastV K (default: 2 of 32 layers as in the FastV paper, scaled to the LLM depth)",
     )
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    parser.add_argument("--acceleration", default="auto", choices=["auto", "eager", "cuda_graph"])
+    parser.add_argument("--dtype", default="auto", choices=DTYPES)
+    parser.add_argument("--acceleration", default="auto", choices=ACCELERATIONS)
     parser.add_argument("--json", type=Path, default=Path("bench_results.json"), help="where to write results")
 
 

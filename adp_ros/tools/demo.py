@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from adp_ros.core.diagnostics import SKIP_KINDS
 from adp_ros.core.errors import ConfigError
 from adp_ros.core.params import NODE_NAME, PLATFORM_PRESETS
 from adp_ros.core.pruning import PRUNE_MODES
@@ -181,7 +182,7 @@ def summarize(sink: _Sink, snapshot: Any, *, args: argparse.Namespace, wall_sec:
         "dropped_frames": counters.get("dropped_frames", 0),
         # Per input since issue 12 (sync_dropped.<topic>), summed for this line.
         "sync_dropped": sum(v for k, v in counters.items() if k.startswith("sync_dropped.")),
-        "skipped": {k: counters.get(k, 0) for k in ("stale", "bad_input", "model_error", "refused", "no_instruction")},
+        "skipped": {k: counters.get(k, 0) for k in SKIP_KINDS},
         "stages_ms": {label: {"p50": p50, "p90": p90} for label, (p50, p90) in stages.items()},
         "level": snapshot.level_name,
         "message": snapshot.message,
@@ -241,8 +242,8 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-    from adp_ros.ros.messages import OUTPUT_TYPES
     from adp_ros.ros.node import AdpPolicyNode
+    from adp_ros.ros.outputs import OUTPUT_MESSAGE_TYPES
     from adp_ros.tools.bags.play import BagPlayer, PlayOptions
 
     with tempfile.TemporaryDirectory(prefix="adp_demo_") as tmp:
@@ -256,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                 context=context, parameter_overrides=[Parameter(k, value=v) for k, v in values.items()]
             )
             sink_node = Node("adp_demo_sink", context=context)
-            output_type = OUTPUT_TYPES[node.get_parameter("output.type").value]
+            output_type = OUTPUT_MESSAGE_TYPES[node.get_parameter("output.type").value]
             sink = _Sink(sink_node, output_type)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)

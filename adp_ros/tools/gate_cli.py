@@ -26,6 +26,7 @@ import numpy as np
 
 from adp_ros.core.errors import InputError, closest
 from adp_ros.core.gate import GATE_PRESETS, GateConfig, GateDecision, get_gate_preset, replay_trajectory
+from adp_ros.core.params import DEADBAND_HISTORIES, DECISION_METHODS, DISPLACEMENT_KINDS, GATE_STATES, MIDDLE_BANDS
 from adp_ros.tools.common import reject_directory
 
 # CLI flag -> GateConfig field (one flag per gate parameter; None keeps the preset's value).
@@ -59,15 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(GATE_PRESETS)} (default: default)",
     )
     g = parser.add_argument_group("gate parameters (override the preset)")
-    g.add_argument("--decision-method", choices=("adjacent", "avg"))
+    g.add_argument("--decision-method", choices=DECISION_METHODS)
     g.add_argument("--window", type=int, metavar="LW", help="history window in chunks, [3, 64]")
     g.add_argument("--max-consecutive-pruned", type=int, metavar="N", help="cap on pruned chunks in a row; 0 = none")
-    g.add_argument("--displacement", choices=("net", "path_length"))
-    g.add_argument("--middle-band", choices=("prune", "hold"))
-    g.add_argument("--initial-state", choices=("dense", "pruned"))
+    g.add_argument("--displacement", choices=DISPLACEMENT_KINDS)
+    g.add_argument("--middle-band", choices=MIDDLE_BANDS)
+    g.add_argument("--initial-state", choices=GATE_STATES)
     g.add_argument("--min-step", type=float, metavar="M", help="path_length: ignore steps below this (m)")
     g.add_argument("--standstill-deadband", type=float, metavar="M", help="dense below this per chunk (m); 0 = off")
-    g.add_argument("--deadband-history", choices=("exclude", "include", "reset"))
+    g.add_argument("--deadband-history", choices=DEADBAND_HISTORIES)
     g.add_argument("--adaptive-window", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--window-min", type=int, metavar="LW")
     g.add_argument("--window-max", type=int, metavar="LW")

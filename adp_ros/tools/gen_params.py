@@ -1,4 +1,4 @@
-"""Print or regenerate the parameter files from the one schema (adp_ros/core/params.py).
+"""Print or regenerate the parameter files from the one schema (the adp_ros/core/params package).
 
 Without options, print config/adp_ros.yaml (every parameter with its default). --write regenerates
 config/adp_ros.yaml, the platform presets config/libero.yaml and config/aloha.yaml, and docs/parameters.md
@@ -31,7 +31,9 @@ from adp_ros.core.params import (
 
 DEFAULTS_FILE = "config/adp_ros.yaml"
 DOCS_FILE = "docs/parameters.md"
-GENERATED_BY = "Generated from adp_ros/core/params.py by `make params`; do not edit by hand."
+# GENERATED_BY and the intro of `markdown()` are written into config/*.yaml and docs/parameters.md, so changing
+# them means regenerating those files (`make params`) in the same change.
+GENERATED_BY = "Generated from adp_ros/core/params/ by `make params`; do not edit by hand."
 
 
 def preset_file(name: str) -> str:
@@ -99,7 +101,7 @@ def markdown() -> str:
         "",
         f"<!-- {GENERATED_BY} -->",
         "",
-        "Every tunable of `adp_policy_node`, from the one schema in `adp_ros/core/params.py`, which also gives",
+        "Every tunable of `adp_policy_node`, from the one schema in `adp_ros/core/params/`, which also gives",
         "the descriptors the node declares (`ros2 param describe`) and `config/adp_ros.yaml`.",
         "`adp-ros params --check` (run by the tests) fails when this file drifts from the schema.",
         "",
@@ -194,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             stale = drift(root)
             if stale:
-                print(f"out of date with adp_ros/core/params.py: {', '.join(stale)}; run `make params`")
+                print(f"out of date with the schema (adp_ros/core/params/): {', '.join(stale)}; run `make params`")
                 return 1
             print("parameter files match the schema")
             return 0

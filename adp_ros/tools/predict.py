@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from adp_ros.core.errors import InputError
+from adp_ros.core.params import DTYPES, GATE_STATES
 from adp_ros.tools.common import add_prune_arguments, float_list, int_list, prune_config_from_args, read_rgb
 
 
@@ -59,11 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="90%% centre crop (default: the preset's; released checkpoints need it)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", default="auto", choices=DTYPES)
     add_prune_arguments(parser)
     parser.add_argument(
         "--gate-state",
-        choices=["pruned", "dense"],
+        choices=GATE_STATES,
         default="pruned",
         help="with --mode adp: which gate decision to show for this single chunk",
     )

@@ -45,11 +45,12 @@ POSE_TOPIC = f"/{_BRIDGE.eef_pose_topic}"
 
 def episode_samples(bag_dir: Path, chunk_len: int, image_size: int) -> tuple[list, list, list]:
     """(images, proprio, action chunks) of one recorded episode."""
-    from adp_ros.core.sync import stamp_ns_of
+    from adp_ros.core.stamps import stamp_ns_of
     from adp_ros.model.preprocess import resize_for_policy
     from adp_ros.ros.image_conversion import imgmsg_to_rgb8
-    from adp_ros.ros.messages import JointSelector, multi_dof_trajectory_to_chunk, pose_to_xyz_axis_angle
-    from adp_ros.tools.bags.io import BagReader
+    from adp_ros.ros.inputs import JointSelector, pose_to_xyz_axis_angle
+    from adp_ros.ros.outputs import multi_dof_trajectory_to_chunk
+    from adp_ros.tools.bags.reader import BagReader
 
     frames: dict[int, dict[str, np.ndarray]] = {}
     poses: dict[int, np.ndarray] = {}

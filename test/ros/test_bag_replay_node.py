@@ -18,9 +18,10 @@ def test_replayed_bag_drives_the_node_and_its_outputs_are_recorded(ros_context, 
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
+    from adp_ros.core.stamps import stamp_ns_of
     from adp_ros.ros.node import AdpPolicyNode
-    from adp_ros.tools.bags.io import BagReader, header_stamp_ns
     from adp_ros.tools.bags.play import BagPlayer, PlayOptions
+    from adp_ros.tools.bags.reader import BagReader
     from adp_ros.tools.bags.record import BagRecorder, RecordOptions
     from adp_ros.tools.bags.synth import SynthOptions, synthesize_bag
 
@@ -61,7 +62,7 @@ def test_replayed_bag_drives_the_node_and_its_outputs_are_recorded(ros_context, 
     assert result.counts[topics[0]] >= 4 and result.counts[topics[1]] >= result.counts[topics[0]]
     with BagReader(source) as reader:
         camera_stamps = {
-            header_stamp_ns(m) for _, _, m in reader.messages(["/camera/primary/image_raw", "/camera/wrist/image_raw"])
+            stamp_ns_of(m) for _, _, m in reader.messages(["/camera/primary/image_raw", "/camera/wrist/image_raw"])
         }
     with BagReader(tmp_path / "outputs") as reader:
         assert reader.topics[topics[0]].msgtype == "trajectory_msgs/msg/MultiDOFJointTrajectory"

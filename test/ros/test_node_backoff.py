@@ -53,7 +53,7 @@ def test_refused_chunks_back_off_for_one_request_period(ros_context, tiny_aloha_
         counters, refused = node.counters(), _refused(h)
 
         # Limits that fit: a live change ends the back-off, the next frame gives a chunk at the same ROS time.
-        assert node._scheduler.request_time_ns() > clock.now_ns, "still backing off"
+        assert node._pipeline.scheduler.request_time_ns() > clock.now_ns, "still backing off"
         wide = [1e3] * 14
         assert all(r.successful for r in h.set_parameters({"safety.action_upper": wide}))
         assert all(r.successful for r in h.set_parameters({"safety.action_lower": [-v for v in wide]}))

@@ -115,3 +115,18 @@ def test_debug_image_shades_the_pruned_patches(node_harness):
     assert (clear | dark).all()
     # keep_ratio 0.25 of 512 tokens = 128 with the 40/60 split: 51 on the primary camera (shown).
     assert clear.sum() == 51
+
+    # The picture is the policy's own 224×224 view of the frame (its crop and resize), not a re-crop.
+    from adp_ros.model.policy import Observation
+
+    rng = np.random.default_rng(0)
+    h.image = rng.integers(0, 256, h.image.shape, dtype=np.uint8)
+    seen = len(images)
+    assert h.stream_until(lambda: len(images) > seen + 1, timeout=10.0)
+    rgb = imgmsg_to_rgb8(images[-1])
+    policy = h.node.policy
+    view = policy.predict(Observation(images=[h.image] * 2, proprio=np.zeros(8), instruction="x")).views[0]
+    kept = rgb.reshape(16, 14, 16, 14, 3).transpose(0, 2, 1, 3, 4).reshape(256, -1)
+    expected = view.reshape(16, 14, 16, 14, 3).transpose(0, 2, 1, 3, 4).reshape(256, -1)
+    same = (kept == expected).all(axis=1)
+    assert same.sum() == 51, "the clear patches are the policy's view, pixel for pixel"

@@ -75,7 +75,7 @@ def test_use_sim_time_follows_the_clock_topic(ros_context, tiny_libero_checkpoin
     from rosgraph_msgs.msg import Clock
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    from adp_ros.ros.messages import time_msg
+    from adp_ros.ros.stamps import time_msg
 
     sim_start_ns = 1_000 * 1_000_000_000  # bag time: t = 1000 s
     h = Harness(ros_context, tiny_libero_checkpoint, params={"use_sim_time": True}, start=False)
@@ -120,7 +120,7 @@ def test_adp_node_main_autostarts_and_stops_the_arm_on_ctrl_c(ros_context, tiny_
 
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    args = [sys.executable, "-m", "adp_ros.ros.node", "--autostart", "--ros-args"]
+    args = [sys.executable, "-m", "adp_ros.ros.main", "--autostart", "--ros-args"]
     args += ["--params-file", str(REPO_ROOT / "config" / "libero.yaml")]
     for key, value in {
         "model.checkpoint": str(tiny_libero_checkpoint),

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.ros
 
 
 def _start_node(checkpoint: Path, log: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "adp_ros.ros.node", "--ros-args"]
+    args = [sys.executable, "-m", "adp_ros.ros.main", "--ros-args"]
     args += ["--params-file", str(REPO_ROOT / "config" / "libero.yaml")]
     for key, value in {
         "model.checkpoint": str(checkpoint),

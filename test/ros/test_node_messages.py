@@ -1,5 +1,6 @@
-"""Chunk → JointTrajectory / MultiDOFJointTrajectory / Float32MultiArray, JointState / PoseStamped → numpy,
-and the DiagnosticArray mapping. Message packages only: no rclpy context is started."""
+"""Chunk → JointTrajectory / MultiDOFJointTrajectory / Float32MultiArray (ros/outputs.py), JointState /
+PoseStamped / Image → numpy (ros/inputs.py), and the DiagnosticArray mapping. Message packages only: no rclpy
+context is started. The rotation maths itself is tested in test/unit/test_rotations.py."""
 
 from __future__ import annotations
 
@@ -13,53 +14,44 @@ from sensor_msgs.msg import Image, JointState
 
 from adp_ros.core.diagnostics import WARN, DiagnosticsTracker
 from adp_ros.core.errors import InputError
-from adp_ros.core.streaming import axis_angle_to_quat as axis_angle_to_quaternion
+from adp_ros.core.rotations import axis_angle_to_quat
+from adp_ros.core.stamps import ns_of
 from adp_ros.ros import diagnostics as diag
-from adp_ros.ros.messages import (
-    JointSelector,
+from adp_ros.ros.inputs import JointSelector, image_to_rgb8, pose_to_xyz_axis_angle, pose_to_xyz_quat
+from adp_ros.ros.outputs import (
+    OUTPUT_MESSAGE_TYPES,
     build_chunk_message,
     chunk_to_float32_multi_array,
     chunk_to_joint_trajectory,
     chunk_to_multi_dof_trajectory,
-    duration_ns,
     float32_multi_array_to_chunk,
-    image_to_rgb8,
-    pose_to_xyz_axis_angle,
-    quaternion_to_axis_angle,
+    multi_dof_trajectory_to_chunk,
     stop_message,
 )
 
 MS = 1_000_000
 
 
-def _libero_quat2axisangle(quat):
-    """robosuite's transform_utils.quat2axisangle, as LIBERO's eval computes proprio (reference)."""
-    quat = np.array(quat, dtype=np.float64)
-    quat[3] = min(1.0, max(-1.0, quat[3]))
-    den = np.sqrt(1.0 - quat[3] * quat[3])
-    if math.isclose(den, 0.0):
-        return np.zeros(3)
-    return (quat[:3] * 2.0 * math.acos(quat[3])) / den
-
-
-@pytest.mark.parametrize("rotvec", [[0.0, 0.0, 0.0], [0.3, -0.2, 0.1], [math.pi - 1e-3, 0.0, 0.0], [0.0, 2.0, 1.0]])
-def test_axis_angle_quaternion_round_trip_matches_libero(rotvec):
-    quat = axis_angle_to_quaternion(rotvec)
-    assert np.linalg.norm(quat) == pytest.approx(1.0)
-    np.testing.assert_allclose(quaternion_to_axis_angle(quat), rotvec, atol=1e-9)
-    np.testing.assert_allclose(quaternion_to_axis_angle(quat), _libero_quat2axisangle(quat), atol=1e-12)
-
-
 def test_pose_to_proprio_prefix():
     pose = PoseStamped()
     pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.4, -0.1, 0.3
-    qx, qy, qz, qw = axis_angle_to_quaternion([0.0, 0.0, 0.5])
+    qx, qy, qz, qw = axis_angle_to_quat([0.0, 0.0, 0.5])
     pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = qx, qy, qz, qw
     np.testing.assert_allclose(pose_to_xyz_axis_angle(pose), [0.4, -0.1, 0.3, 0.0, 0.0, 0.5], atol=1e-12)
     pose.pose.orientation.w = 0.0
     pose.pose.orientation.z = 0.0
-    with pytest.raises(InputError, match="unit quaternion"):
+    with pytest.raises(InputError, match=r"end-effector orientation .* unit quaternion"):
         pose_to_xyz_axis_angle(pose)
+    pose.pose.orientation.w = math.nan
+    with pytest.raises(InputError, match=r"end-effector orientation .* NaN"):
+        pose_to_xyz_quat(pose)
+
+
+def test_pose_orientation_is_passed_on_unnormalised():
+    """The proprio sees the quaternion as measured, as LIBERO's does (robosuite does not normalise it)."""
+    pose = PoseStamped()
+    pose.pose.orientation.z, pose.pose.orientation.w = 0.0, 1.02
+    np.testing.assert_array_equal(pose_to_xyz_quat(pose)[3:], [0.0, 0.0, 0.0, 1.02])
 
 
 def test_joint_selector_orders_and_refuses_missing_or_nan():
@@ -80,7 +72,7 @@ def test_joint_trajectory_points_and_timing():
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (5, 7)
     assert list(msg.joint_names) == ["j1", "j2"]
     assert [list(p.positions) for p in msg.points] == chunk.tolist()
-    assert [duration_ns(p.time_from_start) for p in msg.points] == [53 * MS, 93 * MS, 133 * MS]
+    assert [ns_of(p.time_from_start) for p in msg.points] == [53 * MS, 93 * MS, 133 * MS]
     with pytest.raises(InputError):
         chunk_to_joint_trajectory(chunk, ["j1"], stamp_ns=0, dt_ns=MS)
 
@@ -99,6 +91,19 @@ def test_multi_dof_trajectory_maps_deltas_rotation_and_gripper():
     assert len(msg.points[0].velocities) == 2
     no_gripper = chunk_to_multi_dof_trajectory(chunk, stamp_ns=0, dt_ns=MS, gripper_joint_name="")
     assert list(no_gripper.joint_names) == ["end_effector"] and len(no_gripper.points[0].transforms) == 1
+
+
+def test_multi_dof_trajectory_reads_back():
+    chunk = np.random.default_rng(1).uniform(-1, 1, (5, 7))
+    scales = {"translation_scale": 0.05, "rotation_scale": 0.5}
+    msg = chunk_to_multi_dof_trajectory(chunk, stamp_ns=0, dt_ns=50 * MS, offset_ns=7 * MS, **scales)
+    actions, times = multi_dof_trajectory_to_chunk(msg, **scales)
+    np.testing.assert_allclose(actions, chunk, atol=1e-12)
+    assert times == [7 * MS + (k + 1) * 50 * MS for k in range(5)]
+    no_gripper = chunk_to_multi_dof_trajectory(chunk, stamp_ns=0, dt_ns=MS, gripper_joint_name="", **scales)
+    assert np.isnan(multi_dof_trajectory_to_chunk(no_gripper, **scales)[0][:, 6]).all()
+    with pytest.raises(InputError, match="lack the end-effector joint 'ee'"):
+        multi_dof_trajectory_to_chunk(msg, eef_joint_name="ee")
 
 
 def test_float32_multi_array_round_trip_and_stop_messages():
@@ -120,6 +125,7 @@ def test_float32_multi_array_round_trip_and_stop_messages():
     for kind in ("multi_dof_joint_trajectory", "float32_multi_array"):
         out.type = kind
         empty = stop_message(out)
+        assert isinstance(empty, OUTPUT_MESSAGE_TYPES[kind])
         assert len(getattr(empty, "points", getattr(empty, "data", []))) == 0
     out.type = "joint_trajectory"
     built = build_chunk_message(chunk[:, :2], out, stamp_ns=1, dt_ns=MS, offset_ns=0)

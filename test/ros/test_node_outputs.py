@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from node_harness import MS, NODE, stamp_of, wait_until
 
+from adp_ros.core.stamps import ns_of
+
 pytestmark = pytest.mark.ros
-
-
-def _ns(duration) -> int:
-    return duration.sec * 1_000_000_000 + duration.nanosec
 
 
 def test_libero_multi_dof_chunk_is_stamped_with_its_observation(node_harness):
@@ -34,7 +32,7 @@ def test_libero_multi_dof_chunk_is_stamped_with_its_observation(node_harness):
     published = set(stamps) | {stamp_of(m) for m in preview}
     assert stamp_of(msg) in published
     # time_from_start = age at publish + (k+1)·dt, dt = 50 ms (LIBERO 20 Hz): every point in the future.
-    times = [_ns(p.time_from_start) for p in msg.points]
+    times = [ns_of(p.time_from_start) for p in msg.points]
     steps = np.diff(times)
     assert np.all(steps == 50 * MS)
     age = times[0] - 50 * MS
@@ -66,7 +64,7 @@ def test_three_cameras_aloha_joint_trajectory(node_harness):
     assert list(msg.joint_names) == names
     assert len(msg.points) == 25  # ALOHA chunk
     assert all(len(p.positions) == 14 for p in msg.points)
-    times = [_ns(p.time_from_start) for p in msg.points]
+    times = [ns_of(p.time_from_start) for p in msg.points]
     assert np.all(np.diff(times) == 40 * MS)  # 25 Hz
     assert h.node.counters()["observations_received"] >= 2
 
@@ -74,7 +72,7 @@ def test_three_cameras_aloha_joint_trajectory(node_harness):
 def test_float32_multi_array_has_a_layout(node_harness):
     from std_msgs.msg import Float32MultiArray
 
-    from adp_ros.ros.messages import float32_multi_array_to_chunk
+    from adp_ros.ros.outputs import float32_multi_array_to_chunk
 
     h = node_harness(
         "libero",
@@ -101,4 +99,4 @@ def test_trajectory_start_observation_aligns_points_with_the_observation(node_ha
     assert h.stream_until(lambda: preview, timeout=15.0)
     msg = preview[-1]
     assert list(msg.joint_names) == ["end_effector"]
-    assert [_ns(p.time_from_start) for p in msg.points] == [(k + 1) * 50 * MS for k in range(8)]
+    assert [ns_of(p.time_from_start) for p in msg.points] == [(k + 1) * 50 * MS for k in range(8)]

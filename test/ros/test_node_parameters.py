@@ -55,7 +55,7 @@ def test_live_changes_apply_at_the_next_chunk_and_keep_the_gate_history(node_har
     # The window changed, the history did not restart: no new cold start after the change.
     assert int(after["chunk_index"]) > int(before["chunk_index"])
     assert after["gate_band"] not in ("initial",)
-    assert len(h.node._runner.gate_history) >= 4
+    assert len(h.node._pipeline.runner.gate_history) >= 4
 
 
 @pytest.mark.parametrize(
@@ -118,18 +118,18 @@ def test_an_explicit_gate_setting_wins_over_the_preset(node_harness, preset, sta
     h.record_latency()
     assert h.wait_subscribed()
     h.stream_until(lambda: _chunks(h), timeout=15.0)
-    assert h.node._runner.gate_config == GATE_PRESETS[expected_preset]
+    assert h.node._pipeline.runner.gate_config == GATE_PRESETS[expected_preset]
     assert GATE_PRESETS[expected_preset].standstill_deadband != 0.005
 
     assert h.set_parameters({"gate.standstill_deadband": 0.005})[0].successful
     n = len(_chunks(h))
     h.stream_until(lambda: len(_chunks(h)) > n + 1, timeout=10.0)  # n + 1 may have started before the set
-    assert h.node._runner.gate_config == GATE_PRESETS[expected_preset].replace(standstill_deadband=0.005)
+    assert h.node._pipeline.runner.gate_config == GATE_PRESETS[expected_preset].replace(standstill_deadband=0.005)
     # Explicit stays explicit: a later preset change leaves the field alone.
     assert h.set_parameters({"gate.preset": "reference"})[0].successful
     n = len(_chunks(h))
     h.stream_until(lambda: len(_chunks(h)) > n + 1, timeout=10.0)  # n + 1 may have started before the set
-    assert h.node._runner.gate_config == GATE_PRESETS["reference"].replace(standstill_deadband=0.005)
+    assert h.node._pipeline.runner.gate_config == GATE_PRESETS["reference"].replace(standstill_deadband=0.005)
 
 
 # Every live parameter, a new value for each (set one by one, in this order, each valid with those before).
@@ -226,14 +226,14 @@ def test_every_live_parameter_takes_effect_at_the_next_chunk(node_harness):
     )
     node = h.node
     # The gate: every field as set, on the default_joint preset (whose deadband is 0.02).
-    gate = node._runner.gate_config
+    gate = node._pipeline.runner.gate_config
     for name, value in LIVE_CHANGES.items():
         if name.startswith("gate.") and name != "gate.preset":
             assert getattr(gate, name.removeprefix("gate.")) == value, name
     assert node._applied.node.motion.gate_preset == "default_joint"
-    assert node._runner.instruction == "open the top drawer"
+    assert node._pipeline.runner.instruction == "open the top drawer"
     # Scheduling and the published chunk.
-    schedule = node._scheduler.config
+    schedule = node._pipeline.scheduler.config
     assert (schedule.mode, schedule.query_period_ns, schedule.dt_ns) == ("fixed_rate", 125 * MS, 100 * MS)
     assert (schedule.execute_steps, schedule.lead_steps) == (6, 1)
     chunk, msg = _chunks(h)[-1], preview[-1]
@@ -255,7 +255,7 @@ def test_every_live_parameter_takes_effect_at_the_next_chunk(node_harness):
     assert safety.enable_on_activate and not safety.stop_on_disable
     assert (safety.limits_from_statistics, safety.statistics_margin, safety.allow_unbounded) == (False, 0.2, True)
     assert (safety.staleness.max_age_ns, safety.staleness.max_future_ns) == (2_000 * MS, 50 * MS)
-    guard = node._guard.config
+    guard = node._pipeline.guard.config
     assert (guard.mode, guard.lower, guard.upper, guard.max_delta) == (
         "reject",
         (-1e3,) * 7,

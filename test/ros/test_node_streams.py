@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from node_harness import MS, NODE, Harness, ManualClock, stamp_of, wait_until
 
-from adp_ros.core.streaming import GripperMapping, quat_multiply
+from adp_ros.core.rotations import quat_multiply
+from adp_ros.core.streaming import GripperMapping
 
 pytestmark = pytest.mark.ros
 

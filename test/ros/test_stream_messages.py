@@ -10,9 +10,13 @@ from std_msgs.msg import Float64
 from trajectory_msgs.msg import JointTrajectory
 
 from adp_ros.core import params as P
-from adp_ros.core.streaming import ChunkStream, StreamChunk, axis_angle_to_quat
-from adp_ros.ros.messages import ObservationAssembler, duration_ns, pose_to_xyz_quat
+from adp_ros.core.rotations import axis_angle_to_quat
+from adp_ros.core.stamps import ns_of
+from adp_ros.core.streaming import ChunkStream, StreamChunk
+from adp_ros.ros.inputs import ObservationAssembler, pose_to_xyz_quat
 from adp_ros.ros.outputs import (
+    GRIPPER_TYPES,
+    OUTPUT_MESSAGE_TYPES,
     stream_messages,
     stream_preview_topic,
     stream_topic,
@@ -68,7 +72,7 @@ def test_every_stream_message_of_a_step():
     grip = msgs["gripper"]
     assert list(grip.joint_names) == ["panda_finger_joint1", "panda_finger_joint2"]
     assert len(grip.points) == 1 and list(grip.points[0].positions) == pytest.approx([0.04, 0.04])  # 1 = open
-    assert duration_ns(grip.points[0].time_from_start) == DT
+    assert ns_of(grip.points[0].time_from_start) == DT
 
 
 def test_float64_gripper_and_no_pose_without_a_measured_pose():
@@ -99,6 +103,18 @@ def _pose_msg(frame: str = "panda_link0") -> PoseStamped:
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = 0.4, 0.1, 0.2
     msg.pose.orientation.x, msg.pose.orientation.w = 1.0, 0.0
     return msg
+
+
+def test_message_class_maps_cover_exactly_the_schema_choices():
+    # The ROS layer maps the schema's names to message classes; the names themselves live in core params
+    # (issue 13). `auto` is resolved to a concrete output type before a message class is looked up.
+    assert set(OUTPUT_MESSAGE_TYPES) == set(P.OUTPUT_TYPE_NAMES) - {"auto"}
+    assert set(GRIPPER_TYPES) == set(P.GRIPPER_TYPE_NAMES)
+    every = _output(("twist", "pose", "gripper")).output
+    assert tuple(stream_types(every)) == P.STREAMS
+    for gripper_type in P.GRIPPER_TYPE_NAMES:
+        node = _output(("gripper",), **{"output.gripper_type": gripper_type})
+        assert stream_types(node.output) == {"gripper": GRIPPER_TYPES[gripper_type]}
 
 
 def test_the_pose_joins_the_observation_for_pose_targets_even_without_pose_proprio():

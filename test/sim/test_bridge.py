@@ -36,7 +36,7 @@ def _command_publisher(peer, bridge):
     from rclpy.qos import QoSProfile
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
+    from adp_ros.ros.outputs import chunk_to_multi_dof_trajectory
 
     pub = peer.create_publisher(MultiDOFJointTrajectory, "/adp_policy_node/command", QoSProfile(depth=10))
     _wait(lambda: pub.get_subscription_count() > 0)
@@ -73,9 +73,9 @@ def test_lockstep_executes_the_commanded_chunk(bridge_graph, spatial_task):
     from sensor_msgs.msg import Image
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    from adp_ros.core.sync import stamp_ns_of
+    from adp_ros.core.stamps import stamp_ns_of
     from adp_ros.ros.image_conversion import imgmsg_to_rgb8
-    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
+    from adp_ros.ros.outputs import chunk_to_multi_dof_trajectory
     from adp_ros.tools.sim.libero_env import init_states
 
     bridge, peer = bridge_graph

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from adp_ros.core.errors import InputError
-from adp_ros.tools.bags.evaluate import EvalResult, describe_bag_read, figure
+from adp_ros.tools.bags.eval_records import EvalResult
+from adp_ros.tools.bags.eval_report import describe_bag_read, figure
 from adp_ros.tools.bags.synth import SynthOptions, synthesize_bag, task_phases
 from adp_ros.tools.cli import main
 
@@ -57,7 +60,10 @@ def test_eval_writes_csv_json_png_and_trajectory(setup, capsys):
 
     summary = json.loads((out / "summary.json").read_text())
     chunks = summary["chunks"]
-    assert chunks == 10  # 4 s of bag: a chunk at the first synchronised frames, then every 8 / 20 Hz = 0.4 s
+    # The node's schedule (control.mode chunk_end): a chunk at the first synchronised frames, then one whenever
+    # lead_steps = 2 of its execute_steps = 8 steps at 20 Hz remain: every 0.3 s of bag time.
+    assert chunks == 14
+    assert summary["settings"]["period_sec"] == pytest.approx(0.3)
     by = {(m["mode"], m["keep_ratio"]): m for m in summary["modes"]}
     assert set(by) == {("dense", 1.0), ("adp", 0.3), ("adp", 0.5), ("static", 0.3), ("static", 0.5)}
     assert by[("dense", 1.0)]["pruned_fraction"] == 0 and by[("dense", 1.0)]["deviation_normalized"]["max"] == 0
@@ -81,6 +87,9 @@ def test_eval_writes_csv_json_png_and_trajectory(setup, capsys):
     with (out / "steps.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == chunks * 5
+    times = sorted({float(r["time_sec"]) for r in rows})
+    # Due every 0.3 s; served by the first synchronised set from then on (as the node's worker does).
+    assert all(0.3 - 1e-3 <= b - a < 0.35 for a, b in itertools.pairwise(times))
     assert {
         "gate_state",
         "displacement",
@@ -103,7 +112,41 @@ def test_eval_writes_csv_json_png_and_trajectory(setup, capsys):
     assert trajectory["chunk_len"] == 8 and len(trajectory["eef_positions"]) % 8 == 1
     assert main(["gate", "--trajectory", str(out / "trajectory.json"), "--json"]) == 0
     gate = json.loads(capsys.readouterr().out)
-    assert len(gate["modes"]) >= chunks - 2
+    # One gate decision per chunk_len steps of the exported trajectory (the gate CLI's own chunking).
+    assert len(gate["modes"]) == (len(trajectory["eef_positions"]) - 1) // 8 >= 8
+
+
+def _eval_argv(model, bag, out, *params):
+    argv = ["bag", "eval", str(bag), "--model", str(model), "--params-file", str(REPO / "config" / "libero.yaml")]
+    argv += ["--out", str(out), "--no-plot", "--max-chunks", "3", "-p", "model.device:=cpu"]
+    for p in params:
+        argv += ["-p", p]
+    return argv
+
+
+def test_eval_applies_the_node_staleness_check(setup, capsys):
+    """Issue 13: bag eval skipped the node's staleness check. With an age limit of 1 ms, which every recorded
+    camera frame misses (they are logged a few ms after their stamp), the node would publish nothing on replay,
+    and neither does bag eval; it says why."""
+    root, model, bag = setup
+    assert main(_eval_argv(model, bag, root / "stale", "safety.max_observation_age_sec:=0.001")) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"no chunk: \d+ requests were stale.*max_observation_age_sec", err), err
+
+
+def test_eval_applies_the_node_action_guard(setup, capsys):
+    """Issue 13: bag eval skipped the guard. Limits no action can meet, in reject mode: every chunk refused."""
+    root, model, bag = setup
+    limits = "[-100.0, -100.0, -100.0, -100.0, -100.0, -100.0, -100.0]"
+    lower = "safety.action_lower:=[-200.0, -200.0, -200.0, -200.0, -200.0, -200.0, -200.0]"
+    argv = _eval_argv(
+        model, bag, root / "refused", "safety.guard_mode:=reject", lower, f"safety.action_upper:={limits}"
+    )
+    assert main(argv) == 2
+    assert re.search(r"no chunk: \d+ requests were refused", capsys.readouterr().err)
+    # Clamping limits keep the chunks (the executed one is clamped; deviations compare the raw policy outputs).
+    assert main(_eval_argv(model, bag, root / "clamped", lower, f"safety.action_upper:={limits}")) == 0
+    assert json.loads((root / "clamped" / "summary.json").read_text())["chunks"] == 3
 
 
 def test_missing_topics_are_named(setup, tmp_path):
@@ -161,7 +204,11 @@ def test_bag_read_sentences_say_whether_it_matters():
     # Half the camera frames found no partner within the slop: that is a problem, with the fix.
     (line,) = describe_bag_read(_summary(_sync(40, cam=(80, 40), joint_states=(400, 360))))
     assert line.startswith("problem:") and "40 of 80" in line and "/cam" in line and "sync.slop_sec" in line
+    # Requests the node would not publish on replay are a problem, counted per kind.
+    (line,) = describe_bag_read(_summary(_sync(80, cam=(80, 0)), chunks_stale=3, chunks_refused=1))
+    assert line.startswith("problem: 4 chunk requests") and "refused 1, stale 3" in line
     lines = describe_bag_read(_summary(_sync(80, cam=(80, 0)), undecodable=3, out_of_order_stamps=2))
+
     assert len(lines) == 2 and all(line.startswith("problem:") for line in lines)
 
 

@@ -1,4 +1,5 @@
-"""Bag read/write (adp_ros.tools.bags.io): both storages, every message type the node uses, and bad bags.
+"""Bag read/write (adp_ros.tools.bags: reader, writer, messages, topic_qos): both storages, every message type
+the node uses, and bad bags.
 
 No rclpy context: `rclpy.serialization` needs none. Decoded fields are compared, never CDR bytes (Fast-CDR pad
 bytes are uninitialised; environment.md gotcha 7).
@@ -13,19 +14,12 @@ from pathlib import Path
 import pytest
 
 from adp_ros.core.errors import ConfigError, InputError
-from adp_ros.tools.bags.io import (
-    LATCHED_QOS,
-    SENSOR_DATA_QOS,
-    STORAGES,
-    BagReader,
-    BagWriter,
-    TopicQos,
-    header_stamp_ns,
-    message_class,
-    message_to_dict,
-    message_type_name,
-    read_summary,
-)
+from adp_ros.core.stamps import stamp_ns_of
+from adp_ros.tools.bags.messages import message_class, message_to_dict, message_type_name
+from adp_ros.tools.bags.reader import BagReader, read_summary
+from adp_ros.tools.bags.storage import STORAGES
+from adp_ros.tools.bags.topic_qos import LATCHED_QOS, SENSOR_DATA_QOS, TopicQos
+from adp_ros.tools.bags.writer import BagWriter
 
 # rosbags parses message definitions with lark, which imports deprecated sre_* modules.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:lark.*")
@@ -157,7 +151,7 @@ def test_rosbags_serialised_bytes_decode_in_rclpy(tmp_path: Path, storage: str):
         writer.write("/joint_states", START_NS, data, msgtype="sensor_msgs/msg/JointState")
     with BagReader(tmp_path / "bag") as reader:
         ((_, _, got),) = list(reader.messages())
-    assert header_stamp_ns(got) == 1_718_035_200_000_000_005 and got.header.frame_id == "base"
+    assert stamp_ns_of(got) == 1_718_035_200_000_000_005 and got.header.frame_id == "base"
     assert list(got.name) == ["a", "b"] and list(got.position) == [1.0, 2.0] and list(got.effort) == []
 
 
@@ -193,8 +187,8 @@ def test_header_stamp_and_type_helpers():
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
-    assert header_stamp_ns(_stamped(Image(), 1_500_000_000_250)) == 1_500_000_000_250
-    assert header_stamp_ns(String()) is None
+    assert stamp_ns_of(_stamped(Image(), 1_500_000_000_250)) == 1_500_000_000_250
+    assert stamp_ns_of(String()) is None
     assert message_class("sensor_msgs/msg/Image") is Image
     assert message_class("std_msgs/String") is String
     assert message_type_name(Image) == message_type_name(Image()) == "sensor_msgs/msg/Image"

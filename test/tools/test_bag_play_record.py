@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from adp_ros.core.errors import InputError
-from adp_ros.tools.bags.io import BagReader, header_stamp_ns, message_to_dict
+from adp_ros.core.stamps import stamp_ns_of
+from adp_ros.tools.bags.messages import message_to_dict
 from adp_ros.tools.bags.play import BagPlayer, PlayOptions
+from adp_ros.tools.bags.reader import BagReader
 from adp_ros.tools.bags.record import BagRecorder, RecordOptions
 from adp_ros.tools.bags.synth import SynthOptions, synthesize_bag
 from adp_ros.tools.cli import main
@@ -67,6 +69,15 @@ def _wait_for(condition: Callable[[], bool], timeout_sec: float) -> bool:
     return condition()
 
 
+def _median_slope(x: np.ndarray, y: np.ndarray, min_dx: float) -> float:
+    """Theil-Sen: the median of the slopes between every two points at least `min_dx` apart in x. A message
+    the machine published late moves few of them: no absolute wall-time tolerance is needed."""
+    i, j = np.triu_indices(len(x), k=1)
+    dx = (x[j] - x[i]).astype(np.float64)
+    keep = dx >= min_dx
+    return float(np.median((y[j] - y[i])[keep] / dx[keep]))
+
+
 def test_play_at_double_rate_and_record_back(ros_context, bag: Path, tmp_path: Path):
     original = _read(bag)
     topics = tuple(sorted(original))
@@ -88,18 +99,20 @@ def test_play_at_double_rate_and_record_back(ros_context, bag: Path, tmp_path: P
 
     assert played.counts == expected and played.loops == 1 and not played.stopped
     assert result.counts == expected
-    assert 0.7 < wall < 3.0  # a 1.5 s bag at rate 2 (+ discovery)
+    # Never ahead of the bag: a message goes out no earlier than its log-time offset / rate (load only delays).
+    bag_span_ns = max(lt for m in original.values() for lt, _ in m) - min(lt for m in original.values() for lt, _ in m)
+    assert wall >= bag_span_ns / 2 / 1e9 and played.wall_sec >= bag_span_ns / 2 / 1e9, (wall, bag_span_ns)
     recorded = _read(out)
     for topic, messages in original.items():
         got = recorded[topic]
         assert [message_to_dict(m) for _, m in got] == [message_to_dict(m) for _, m in messages], topic
-    # Timing: the recorded log times are the original spacing halved.
+    # Timing: the recorded log times are the original spacing halved (rate 1 gives 1, no pacing about 0), as the
+    # median ratio of recorded to original spacing over pairs of messages at least 0.5 s of bag time apart.
     logs_in = np.array([lt for lt, _ in original["/joint_states"]], dtype=np.int64)
     logs_out = np.array([lt for lt, _ in recorded["/joint_states"]], dtype=np.int64)
-    error_ms = ((logs_out - logs_out[0]) - (logs_in - logs_in[0]) / 2) / 1e6
-    assert np.median(np.abs(error_ms)) < 10.0 and np.abs(error_ms).max() < 100.0, error_ms
-    span_ratio = (logs_out[-1] - logs_out[0]) / (logs_in[-1] - logs_in[0])
-    assert 0.45 < span_ratio < 0.56
+    assert np.all(np.diff(logs_out) >= 0)
+    slope = _median_slope(logs_in, logs_out, min_dx=0.5e9)
+    assert 0.45 < slope < 0.55, slope
     # The publishers' QoS went into the recorded bag, so it replays alike.
     with BagReader(out) as reader:
         assert reader.topics["/camera/wrist/image_raw"].playback_qos.reliability == "best_effort"
@@ -144,7 +157,7 @@ def test_step_with_selection_remap_clock_and_offset(ros_context, bag: Path):
     skipped = [m for lt, m in original if lt < offset_ns]
     assert all(m.log_time_ns >= offset_ns for m in stepped)
     first = len(skipped)
-    assert [header_stamp_ns(m) for m in joints] == [header_stamp_ns(m) for _, m in original[first : first + 5]]
+    assert [stamp_ns_of(m) for m in joints] == [stamp_ns_of(m) for _, m in original[first : first + 5]]
     assert clocks == [m.log_time_ns for m in stepped]  # /clock jumps to each message's log time
     assert images == []  # not selected
 
@@ -152,10 +165,13 @@ def test_step_with_selection_remap_clock_and_offset(ros_context, bag: Path):
 def test_background_play_can_be_stopped(ros_context, bag: Path):
     with BagPlayer(bag, PlayOptions(rate=0.25, delay_sec=0.0, loop=True), context=ros_context) as player:
         player.start()
+        assert _wait_for(lambda: player.result().message_count > 0, 10.0)
         assert player.wait(0.3) is None  # still playing
         result = player.stop()
+    with BagReader(bag) as reader:
+        total = reader.summary.message_count
     assert result.stopped and result.loops == 0
-    assert 0 < result.message_count < 200
+    assert 0 < result.message_count < total  # a 6 s replay (1.5 s at rate 0.25) stopped early
 
 
 def test_bad_selections_fail_before_publishing(ros_context, bag: Path):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from adp_ros.core.errors import ConfigError, InputError
-from adp_ros.tools.bags.io import BagReader, header_stamp_ns, message_to_dict
+from adp_ros.core.stamps import stamp_ns_of
+from adp_ros.tools.bags.messages import message_to_dict
+from adp_ros.tools.bags.reader import BagReader
 from adp_ros.tools.bags.synth import SynthOptions, camera_topic, synthesize_bag, task_phases
 from adp_ros.tools.cli import main
 
@@ -81,12 +83,12 @@ def test_stamps_are_monotonic_and_precede_log_time(libero):
         assert (np.diff(logs) > 0).all(), topic
         if topic == "/instruction":
             continue
-        stamps = np.array([header_stamp_ns(m) for _, m in messages])
+        stamps = np.array([stamp_ns_of(m) for _, m in messages])
         assert (np.diff(stamps) > 0).all(), topic
         latency_ms = (logs - stamps) / 1e6
         assert latency_ms.min() > 0.1 and latency_ms.max() < 15, topic
         assert latency_ms.std() > 0.05, f"{topic}: latency has no jitter"
-    periods = np.diff([header_stamp_ns(m) for _, m in data["/camera/primary/image_raw"]]) / 1e6
+    periods = np.diff([stamp_ns_of(m) for _, m in data["/camera/primary/image_raw"]]) / 1e6
     assert abs(np.median(periods) - 1000 / 15) < 1.0 and periods.std() > 0.05  # 15 Hz with jitter
 
 
@@ -121,7 +123,7 @@ def test_images_move_with_the_arm(libero):
 def test_phases_fast_slow_and_still(libero):
     options, path, data = libero
     poses = data["/eef_pose"]
-    stamps = np.array([header_stamp_ns(m) for _, m in poses])
+    stamps = np.array([stamp_ns_of(m) for _, m in poses])
     xyz = np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for _, m in poses])
     speed = np.linalg.norm(np.diff(xyz, axis=0), axis=1) / (np.diff(stamps) / 1e9)
     mid = stamps[1:]
@@ -135,7 +137,7 @@ def test_phases_fast_slow_and_still(libero):
     assert 0.01 < by_phase["approach"].mean() < by_phase["reach"].mean() / 2  # fine: slow, not still
     # The gripper closes during the grasp and opens at the end of the place.
     fingers = np.array([m.position[7] for _, m in data["/joint_states"]])
-    joint_stamps = np.array([header_stamp_ns(m) for _, m in data["/joint_states"]])
+    joint_stamps = np.array([stamp_ns_of(m) for _, m in data["/joint_states"]])
     grasp = next(p for p in phases if p.name == "grasp")
     assert fingers[joint_stamps < grasp.start_ns].min() > 0.039
     assert fingers[(joint_stamps > grasp.end_ns) & (joint_stamps < phases[-1].start_ns)].max() < 0.03

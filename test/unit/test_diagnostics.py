@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adp_ros.core.debug_image import policy_view, shade_pruned
+from adp_ros.core.debug_image import shade_pruned
 from adp_ros.core.diagnostics import (
     ERROR,
     OK,
@@ -101,14 +101,7 @@ def test_chunk_level_and_key_values():
     assert kv["compute_ms"] == "29.500"  # 1 + (5 + 3) + 20 + 0.5
 
 
-def test_policy_view_and_shading():
-    image = np.zeros((100, 200, 3), np.uint8)
-    image[:, 100:] = 255
-    view = policy_view(image, center_crop=False)
-    assert view.shape == (224, 224, 3)
-    assert view[0, 0, 0] == 0 and view[0, 223, 0] == 255
-    cropped = policy_view(image, center_crop=True)
-    assert cropped.shape == (224, 224, 3)
+def test_shading_darkens_exactly_the_pruned_patches():
     flat = np.full((224, 224, 3), 100, np.uint8)
     shaded = shade_pruned(flat, [0, 17, 255], shade=0.5)
     patches = shaded.reshape(16, 14, 16, 14, 3)[:, 0, :, 0, 0].reshape(-1)
@@ -139,3 +132,13 @@ def test_input_idle_time_counts_from_activation_or_the_last_observation():
     assert tracker.input_idle_ns(400) == 50
     tracker.deactivated()
     assert tracker.input_idle_ns(400) is None
+
+
+def test_every_event_kind_has_a_level_and_skips_are_the_runner_statuses():
+    from typing import get_args
+
+    from adp_ros.core.diagnostics import EVENT_KINDS, EVENT_LEVELS, SKIP_KINDS
+    from adp_ros.core.runner import Status
+
+    assert set(EVENT_KINDS) == set(EVENT_LEVELS)
+    assert set(get_args(Status)) == {"ok", *SKIP_KINDS} and set(SKIP_KINDS) < set(EVENT_KINDS)

@@ -389,17 +389,20 @@ def test_reconfigure_enables_adaptive_window_from_current_window():
 def test_observe_and_decide_are_cheap():
     import time
 
-    gate = ActionAwareGate(DEFAULT)
-    p = np.zeros(3)
-    t0 = time.perf_counter()
-    n = 0
-    for k in range(200):
-        for j in range(50):
-            gate.observe(k * 1000 + j * 20, p + (k * 50 + j) * 1e-3)
-            n += 1
-        gate.decide(k * 1000 + 999)
-    per_sample_us = (time.perf_counter() - t0) / n * 1e6
-    assert per_sample_us < 300
+    def per_sample_us() -> float:
+        gate = ActionAwareGate(DEFAULT)
+        p = np.zeros(3)
+        t0 = time.perf_counter()
+        n = 0
+        for k in range(200):
+            for j in range(50):
+                gate.observe(k * 1000 + j * 20, p + (k * 50 + j) * 1e-3)
+                n += 1
+            gate.decide(k * 1000 + 999)
+        return (time.perf_counter() - t0) / n * 1e6
+
+    # The best of three runs: a loaded machine only ever makes a run slower (~4 us per sample on an idle one).
+    assert min(per_sample_us() for _ in range(3)) < 300
 
 
 def test_core_gate_imports_only_numpy_and_stdlib():

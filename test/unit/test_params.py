@@ -3,10 +3,12 @@ errors that name parameter, value, allowed range and fix."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,7 +16,13 @@ import yaml
 from adp_ros.core import params as P
 from adp_ros.core.errors import ConfigError
 from adp_ros.core.gate import GATE_PRESETS, GateConfig
-from adp_ros.core.pruning import PruneConfig
+from adp_ros.core.motion import COMBINE_METHODS
+from adp_ros.core.params import choices
+from adp_ros.core.platform import PRESETS
+from adp_ros.core.pruning import PRUNE_MODES, PruneConfig
+from adp_ros.core.safety import GUARD_MODES
+from adp_ros.core.schedule import CONTROL_MODES
+from adp_ros.core.sync import BACKEND_NAME
 
 
 def test_names_are_unique_grouped_and_described():
@@ -120,6 +128,45 @@ def test_flatten_and_non_live():
         "node.autostart": True,
     }
     assert P.non_live_changes(["gate.window", "topics.cameras", "use_sim_time"]) == ["topics.cameras"]
+
+
+# The package's modules, lowest first: each may import only those before it (no cycles, no upward imports).
+PARAMS_LAYERS = ("spec", "choices", "specs_interface", "specs_behaviour", "schema", "settings", "resolution")
+
+
+def test_params_modules_import_only_lower_ones_and_say_why_they_exist():
+    package = Path(P.__file__).parent
+    assert {p.stem for p in package.glob("*.py")} == {"__init__", *PARAMS_LAYERS}, "place a new module in the order"
+    bad = []
+    for rank, name in enumerate(PARAMS_LAYERS):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        assert (ast.get_docstring(tree) or "").strip(), f"{name}.py needs a docstring saying why it exists"
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""] if node.level == 0 else [f"adp_ros.core.params.{node.module or ''}"]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            for module in modules:
+                if module == "adp_ros.core.params" or module.startswith("adp_ros.core.params."):
+                    target = module.removeprefix("adp_ros.core.params").lstrip(".").split(".")[0]
+                    if target not in PARAMS_LAYERS[:rank]:
+                        bad.append(f"{name} imports {module}")
+    assert not bad, bad
+
+
+def test_choice_lists_come_from_their_one_definition():
+    assert P.get_spec("pruning.mode").choices is PRUNE_MODES
+    assert P.get_spec("control.mode").choices is CONTROL_MODES
+    assert P.get_spec("safety.guard_mode").choices is GUARD_MODES
+    assert P.get_spec("gate.arm_combine").choices is COMBINE_METHODS
+    assert P.get_spec("model.platform").choices == tuple(PRESETS)
+    assert BACKEND_NAME in P.get_spec("sync.backend").choices
+    assert P.get_spec("output.type").choices is P.OUTPUT_TYPE_NAMES
+    assert P.get_spec("output.gripper_type").choices is P.GRIPPER_TYPE_NAMES
+    for spec in P.SPECS:  # every choices= of the tables is a list named in `choices`
+        if spec.choices:
+            assert any(spec.choices is getattr(choices, n) for n in choices.__all__), spec.name
 
 
 def test_core_params_imports_neither_rclpy_nor_torch():

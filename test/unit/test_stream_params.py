@@ -76,7 +76,7 @@ def test_a_joint_trajectory_gripper_needs_joint_names(monkeypatch):
     values = P.preset_values("libero") | {"output.streams": ["gripper"]}
     # A delta policy whose proprio is the pose alone (no joints to fall back on): LIBERO with proprio_dim 6.
     pose_only = dataclasses.replace(P.get_platform("libero"), proprio_dim=6)
-    monkeypatch.setattr(P, "get_platform", lambda name: pose_only)
+    monkeypatch.setattr("adp_ros.core.params.resolution.get_platform", lambda name: pose_only)
     values["proprio.joint_names"] = []
     with pytest.raises(ConfigError) as info:
         P.resolve(values)

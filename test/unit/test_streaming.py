@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 
 from adp_ros.core.errors import ConfigError, InputError
-from adp_ros.core.streaming import (
-    ChunkStream,
-    GripperMapping,
-    StreamChunk,
-    axis_angle_to_quat,
-    quat_multiply,
-)
+from adp_ros.core.rotations import axis_angle_to_quat
+from adp_ros.core.streaming import ChunkStream, GripperMapping, StreamChunk
 
 MS = 1_000_000
 DT = 50 * MS
@@ -137,14 +132,6 @@ def test_six_dim_actions_have_no_gripper():
 def test_bad_chunks_are_input_errors(actions, base, match):
     with pytest.raises(InputError, match=match):
         _chunk(actions, base=base)
-
-
-def test_quaternion_helpers():
-    q = axis_angle_to_quat([0.0, 0.0, math.pi / 2])
-    np.testing.assert_allclose(q, [0, 0, math.sin(math.pi / 4), math.cos(math.pi / 4)])
-    np.testing.assert_allclose(axis_angle_to_quat([0.0, 0.0, 0.0]), [0, 0, 0, 1])
-    a, b = axis_angle_to_quat([0.1, 0.2, 0.3]), axis_angle_to_quat([-0.4, 0.0, 0.7])
-    np.testing.assert_allclose(_quat_to_matrix(quat_multiply(a, b)), _quat_to_matrix(a) @ _quat_to_matrix(b))
 
 
 # ------------------------------------------------------------------------------------------- hand-over

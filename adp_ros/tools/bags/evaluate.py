@@ -1,12 +1,14 @@
 """Evaluate pruning offline on a recorded bag: dense and pruning modes side by side, chunk by chunk.
 
-Pick `gate.window` and the keep ratio for your arm before touching it. The bag's camera and joint-state streams
-are synchronised exactly as the node does it (approximate time, same queue and slop), observations are built
-with the node's conversions from the same parameter file, and the gate is fed the recorded motion by header
-stamp. Chunks are requested every `execute_steps / control_hz` seconds of bag time (what the robot would do),
-not as fast as inference allows, so the run is deterministic and faster than real time.
+Pick `gate.window` and the keep ratio for your arm before touching it. The bag is replayed through the node's
+own chunk pipeline with the bag's log time as the clock: its synchronisation (cameras among themselves, joint
+states and pose taken at the camera stamp), its conversions, its schedule (`control.mode`: a chunk is requested
+exactly when the node would request one, not as fast as inference allows, so the run is deterministic and
+faster than real time), its staleness checks, the gate fed the recorded motion by header stamp, and the action
+guard. Requests the node would not publish (stale, refused, bad input) are counted in summary.json.
 
-Every chunk runs dense (the reference) and each requested mode on the same observation. Writes into OUT:
+Every chunk runs dense (the reference, the chunk the pipeline executes) and each requested mode on the same
+observation, under the gate decision of that chunk. Writes into OUT:
   steps.csv        one row per chunk and mode: gate state, displacement, keep ratio, tokens, TFLOPs, latency
                    per stage, action deviation from dense (normalised and in robot units)
   summary.json     per mode: medians/p90 per stage, pruned fraction, FLOPs and speed-up against dense,
@@ -20,23 +22,16 @@ Every chunk runs dense (the reference) and each requested mode on the same obser
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
-import statistics
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from adp_ros.core.diagnostics import MODEL_STAGES
 from adp_ros.core.errors import InputError
+from adp_ros.tools.bags.eval_records import EvalResult, record_row, stored_phases
+from adp_ros.tools.bags.eval_report import plot, print_summary, summarize, trajectory_for_gate, write_csv
 from adp_ros.tools.common import float_list, reject_directory
-
-STAGES = (*MODEL_STAGES, "total")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,68 +111,6 @@ def _absolute(topic: str) -> str:
     return topic if topic.startswith("/") else "/" + topic
 
 
-# ------------------------------------------------------------------------------------------------ records
-
-
-@dataclass
-class ChunkRow:
-    chunk: int
-    time_sec: float
-    observation_stamp_ns: int
-    gate_state: str
-    displacement: float
-    mode: str
-    keep_ratio: float
-    pruned: bool
-    vision_tokens: int
-    sequence: int
-    tflops: float
-    timings_ms: dict[str, float]
-    deviation_normalized: float
-    deviation_actions: float
-
-    def as_csv(self) -> dict[str, Any]:
-        row = {k: v for k, v in self.__dict__.items() if k != "timings_ms"}
-        row.update({f"{s}_ms": round(self.timings_ms.get(s, 0.0), 4) for s in STAGES})
-        return row
-
-
-@dataclass
-class EvalResult:
-    rows: list[ChunkRow] = field(default_factory=list)
-    gate: list[tuple[float, str, float]] = field(default_factory=list)
-    """(time, state, displacement) per chunk."""
-    eef: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
-    sync: dict[str, Any] = field(default_factory=dict)
-    """{"sets": synchronised sets, "topics": {topic: {"received", "paired", "unpaired"}}}."""
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    """Ground-truth task phases a `bag synth` bag stores: name, kind, start_sec, end_sec from the bag's start."""
-
-
-SYNTH_RECORD = "adp_ros.synth"  # the bag's custom_data key `bag synth` writes its options and phases under
-
-
-def stored_phases(custom_data: Mapping[str, str], start_ns: int) -> list[dict[str, Any]]:
-    """The phases of a `bag synth` bag in seconds from `start_ns`; [] for any other bag (or an unreadable record).
-
-    Phase bounds are header stamps; the plot's axis is log time, a few milliseconds of sensor latency later.
-    """
-    try:
-        phases = json.loads(custom_data[SYNTH_RECORD])["phases"]
-        return [
-            {
-                "name": str(p["name"]),
-                "kind": str(p["kind"]),
-                "start_sec": (int(p["start_ns"]) - start_ns) / 1e9,
-                "end_sec": (int(p["end_ns"]) - start_ns) / 1e9,
-            }
-            for p in phases
-        ]
-    except (KeyError, TypeError, ValueError):
-        return []
-
-
 # ----------------------------------------------------------------------------------------------- the loop
 
 
@@ -192,19 +125,28 @@ def evaluate(
     max_chunks: int | None = None,
     progress: bool = True,
 ) -> tuple[EvalResult, dict[str, Any]]:
-    """Run the evaluation; returns the per-chunk records and the resolved settings used."""
+    """Run the evaluation; returns the per-chunk records and the resolved settings used.
+
+    The bag is played through the node's own chunk pipeline (`core.pipeline.ChunkPipeline`: schedule,
+    staleness, gate, policy, guard) with bag log time as the clock: the executed chunk is the dense one (the
+    reference the other modes are measured against), and each mode runs on the same observation under the
+    gate decision the pipeline took.
+    """
     import dataclasses
 
     from tqdm import tqdm
 
+    from adp_ros.core.observation_sync import ObservationSynchronizer
     from adp_ros.core.params import resolve
+    from adp_ros.core.pipeline import ChunkPipeline, PipelineSettings
     from adp_ros.core.pruning import PRUNE_MODES
-    from adp_ros.core.sync import ApproximateTimeSynchronizer, SyncConfig, seconds_to_ns
-    from adp_ros.core.worker import ChunkRunner
+    from adp_ros.core.runner import ChunkRunner
+    from adp_ros.core.stamps import stamp_ns_of
     from adp_ros.model.config import PolicyConfig
-    from adp_ros.model.policy import Observation, OftPolicy
-    from adp_ros.ros.messages import ObservationAssembler, pose_position
-    from adp_ros.tools.bags.io import BagReader, header_stamp_ns
+    from adp_ros.model.policy import OftPolicy
+    from adp_ros.ros.inputs import ObservationAssembler
+    from adp_ros.ros.motion_feed import feed_motion
+    from adp_ros.tools.bags.reader import BagReader
 
     resolved = resolve({**values, "model.checkpoint": str(model)})
     node = resolved.node
@@ -214,37 +156,27 @@ def evaluate(
     mode_names = list(modes) if modes else [base.mode]
     for m in mode_names:
         if m not in PRUNE_MODES or m == "dense":
-            raise InputError(
-                f"--modes: {m!r} is not a pruning mode to compare (choose from adp, static, random, fastv)"
-            )
+            choices = ", ".join(p for p in PRUNE_MODES if p != "dense")
+            raise InputError(f"--modes: {m!r} is not a pruning mode to compare (choose from {choices})")
     ratios = list(keep_ratios) if keep_ratios else [base.keep_ratio]
     configs = [dataclasses.replace(base, mode=m, keep_ratio=r) for m in mode_names for r in ratios]
 
-    # The node's own pieces: the synchronised set, its conversion to an observation, the gate and its motion feed.
+    # The node's own pieces: its synchronisation, conversion to an observation, gate, motion feed and pipeline.
     assemble = ObservationAssembler(node)
-    runner = ChunkRunner.for_motion(resolved.gate, motion)
     cameras = [_absolute(t) for t in node.topics.cameras]
     joints_topic = _absolute(node.topics.joint_states)
     pose_topic = _absolute(node.topics.eef_pose) if node.topics.eef_pose else ""
-    synced = [*cameras]
-    if assemble.needs_joint_states:
-        synced.append(joints_topic)
-    if assemble.needs_pose:
-        synced.append(pose_topic)
+    needed = ((joints_topic, assemble.needs_joint_states), (pose_topic, assemble.needs_pose))
+    states = [topic for topic, needs in needed if needs]
+    synced = [*cameras, *states]
     motion_topic = {"eef_pose": pose_topic, "joint_states": joints_topic}.get(motion.source, "")
     wanted = list(dict.fromkeys([*synced, *([motion_topic] if motion_topic else [])]))
     instruction_topic = _absolute(node.topics.instruction) if node.topics.instruction else ""
 
     policy = OftPolicy(PolicyConfig.from_settings(node.model))
-    period_ns = round(node.control.execute_steps * 1e9 / node.control.control_hz)
-    dt_ns = node.control.dt_ns
     policy.warmup([None, *configs])  # first-call costs stay out of the timings
 
     result = EvalResult()
-    sync = ApproximateTimeSynchronizer(SyncConfig(len(synced), node.sync.queue_size, seconds_to_ns(node.sync.slop_sec)))
-    index = {t: i for i, t in enumerate(synced)}
-    latest_set: tuple[Any, ...] | None = None
-    task = instruction or node.instruction
     with BagReader(bag) as reader:
         available = set(reader.topics)
         missing = [t for t in wanted if t not in available]
@@ -253,6 +185,7 @@ def evaluate(
                 f"{bag} lacks {missing} (from the parameters: topics.*); it has {sorted(available)}. "
                 "Fix the topics in the parameter file or pass -p topics.cameras:=[...]"
             )
+        task = instruction or node.instruction
         if not task and instruction_topic in available:
             # The instruction is usually published once near the start, possibly after the first frames.
             task = next((m.data for _, _, m in reader.messages([instruction_topic])), "")
@@ -262,82 +195,83 @@ def evaluate(
             )
         start = reader.start_ns
         result.phases = stored_phases(reader.summary.custom_data, start)
-        total = max(1, (reader.end_ns - start) // period_ns)
+        clock = _BagClock(start)
+        settings = PipelineSettings.from_config(resolved, getattr(policy.norm_stats, "action_range", None))
+        settings = dataclasses.replace(
+            settings, prune=dataclasses.replace(base, mode="dense"), instruction=task
+        )  # the executed chunk: the dense reference
+        sink = _EvalSink(policy, configs, task, start, result)
+        pipeline: ChunkPipeline[tuple[Any, ...]] = ChunkPipeline(
+            ChunkRunner.for_motion(resolved.gate, motion),
+            settings,
+            predict=_predictor(policy),
+            convert=assemble,
+            sink=sink,
+            clock=clock,
+        )
+        observations = ObservationSynchronizer.from_settings(
+            node.sync, cameras, states, lambda *msgs: pipeline.put(msgs, clock.now_ns)
+        )
+        camera_index = {t: i for i, t in enumerate(cameras)}
+        state_index = {t: i for i, t in enumerate(states)}
+        total = max(1, (reader.end_ns - start) // max(1, pipeline.scheduler.retry_period_ns or settings.schedule.dt_ns))
         if max_chunks is not None:
             total = min(total, max_chunks)
         bar = tqdm(total=total, desc="bag eval", unit="chunk", file=sys.stderr, disable=not progress, leave=False)
-        next_request: int | None = None
-        chunk = 0
         for topic, log_ns, msg in reader.messages(wanted):
-            stamp = header_stamp_ns(msg) or log_ns
+            clock.now_ns = log_ns
             if topic == motion_topic:
-                _feed_motion(runner, motion.source, stamp, msg, pose_position, result)
-            if topic in index:
-                emitted = sync.add(index[topic], msg, stamp)
-                if emitted is not None:
-                    latest_set = emitted
-                    if next_request is None:
-                        next_request = max(stamp, log_ns)
-            while next_request is not None and log_ns >= next_request and latest_set is not None:
-                if max_chunks is not None and chunk >= max_chunks:
-                    break
-                inputs = assemble(latest_set, log_ns)
-                observation = Observation(images=inputs.images, proprio=inputs.proprio, instruction=task)
-                decision = runner.decide(inputs.observation_stamp_ns)
-                at = (next_request - start) / 1e9
-                result.gate.append((at, decision.state, decision.displacement or 0.0))
-                dense = policy.predict(observation)
-                # predicted_delta motion: what the arm would execute under the dense policy.
-                runner.chunk_started(inputs.observation_stamp_ns, dt_ns, dense.actions[: node.control.execute_steps])
-                _record(result, chunk, at, inputs.observation_stamp_ns, decision, "dense", 1.0, dense, dense)
-                for config in configs:
-                    out = policy.predict(observation, config.for_chunk(decision.is_pruned))
-                    _record(
-                        result,
-                        chunk,
-                        at,
-                        inputs.observation_stamp_ns,
-                        decision,
-                        config.mode,
-                        config.keep_ratio,
-                        out,
-                        dense,
-                    )
-                chunk += 1
+                try:
+                    position = feed_motion(pipeline.runner, msg)
+                except InputError:
+                    result.skipped["motion_samples_rejected"] = result.skipped.get("motion_samples_rejected", 0) + 1
+                    position = None
+                if position is not None:
+                    result.eef.append((stamp_ns_of(msg) or log_ns, position))
+            if topic in camera_index:
+                observations.add_camera(camera_index[topic], msg, log_ns)
+            elif topic in state_index:
+                observations.add_state(state_index[topic], msg, log_ns)
+            observations.poll(log_ns)
+            if pipeline.step(log_ns) == "published":
                 bar.update()
-                next_request += period_ns
-            if max_chunks is not None and chunk >= max_chunks:
+            if max_chunks is not None and pipeline.published >= max_chunks:
                 break
         bar.close()
         stats = reader.last_stats
-        result.skipped = {
-            "unknown_types": sum(stats.skipped_unknown_types.values()) if stats else 0,
-            "undecodable": sum(stats.undecodable.values()) if stats else 0,
-            "out_of_order_stamps": sum(stats.out_of_order_stamps.values()) if stats else 0,
-            "motion_samples_dropped": runner.dropped_motion_samples,
-        }
-    # Joint states usually arrive faster than images: most of them are never paired, by design.
-    counts = sync.stats()
-    result.skipped["sync_unpaired"] = counts.total_dropped
+        result.skipped.update(
+            {
+                "unknown_types": sum(stats.skipped_unknown_types.values()) if stats else 0,
+                "undecodable": sum(stats.undecodable.values()) if stats else 0,
+                "out_of_order_stamps": sum(stats.out_of_order_stamps.values()) if stats else 0,
+                "motion_samples_dropped": pipeline.runner.dropped_motion_samples,
+            }
+        )
+    counts = observations.stats()
+    result.skipped["sync_unpaired"] = sum(r - u for r, u in zip(counts.received, counts.used, strict=True))
     result.sync = {
         "sets": counts.emitted_sets,
         "topics": {
-            topic: {"received": counts.received[i], "paired": counts.used[i], "unpaired": counts.dropped[i]}
+            topic: {
+                "received": counts.received[i],
+                "paired": counts.used[i],
+                "unpaired": counts.received[i] - counts.used[i],
+                "sets_missing_it": counts.missing[i],
+            }
             for i, topic in enumerate(synced)
         },
+        "problem": counts.problem(),
     }
-    if chunk == 0:
-        raise InputError(
-            f"{bag}: no synchronised observation of {synced} within slop "
-            f"{node.sync.slop_sec} s; check the topics' stamps (`adp-ros bag info --check`)"
-        )
-    settings = {
+    if pipeline.published == 0:
+        raise InputError(_no_chunk_reason(bag, synced, node, counts, sink))
+    settings_out = {
         "platform": platform.name,
         "cameras": cameras,
         "synchronised_topics": synced,
         "motion_topic": motion_topic,
         "instruction": task,
-        "period_sec": period_ns / 1e9,
+        "control_mode": node.control.mode,
+        "period_sec": pipeline.scheduler.retry_period_ns / 1e9,
         "sync_slop_sec": node.sync.slop_sec,
         "gate": resolved.gate.as_dict(),
         "gate_preset": motion.gate_preset,
@@ -348,240 +282,81 @@ def evaluate(
         "device": str(policy.device),
         "dtype": str(policy.dtype).removeprefix("torch."),
     }
-    return result, settings
+    return result, settings_out
 
 
-def _feed_motion(runner: Any, source: str, stamp: int, msg: Any, pose_position: Any, result: EvalResult) -> None:
-    """As the node's motion subscription does; keeps the eef track for the gate-trajectory export."""
-    if source == "joint_states":
-        runner.observe_joint_state(stamp, msg.name, msg.position)
-    elif source == "eef_pose":
-        position = pose_position(msg)
-        if runner.observe(stamp, position):
-            result.eef.append((stamp, position))
+class _BagClock:
+    """The pipeline's clock: the log time of the message being replayed."""
+
+    def __init__(self, now_ns: int) -> None:
+        self.now_ns = now_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
 
 
-def _record(result, chunk, time_sec, obs_stamp, decision, mode, ratio, out, dense) -> None:
-    result.rows.append(
-        ChunkRow(
-            chunk=chunk,
-            time_sec=round(time_sec, 6),
-            observation_stamp_ns=obs_stamp,
-            gate_state=decision.state,
-            displacement=float(decision.displacement or 0.0),
-            mode=mode,
-            keep_ratio=ratio,
-            pruned=bool(out.pruned),
-            vision_tokens=out.tokens.vision_kept,
-            sequence=out.tokens.sequence,
-            tflops=out.flops.total / 1e12,
-            timings_ms=dict(out.timings_ms),
-            deviation_normalized=float(np.abs(out.normalized_actions - dense.normalized_actions).max()),
-            deviation_actions=float(np.abs(out.actions - dense.actions).max()),
+def _predictor(policy: Any) -> Any:
+    from adp_ros.model.policy import Observation
+
+    def predict(images: Any, proprio: Any, instruction: str, prune: Any) -> Any:
+        return policy.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
+
+    return predict
+
+
+class _EvalSink:
+    """The pipeline's sink: each executed (dense) chunk is recorded, and every compared mode runs on the same
+    observation under the gate decision the pipeline took. Nothing is published."""
+
+    def __init__(self, policy: Any, configs: Sequence[Any], task: str, start_ns: int, result: EvalResult) -> None:
+        self.policy, self.configs, self.task, self.start_ns, self.result = policy, configs, task, start_ns, result
+        self.skips: dict[str, list[str]] = {}
+
+    def blocked(self) -> str:
+        return ""
+
+    def send(self, chunk: Any) -> bool:
+        from adp_ros.model.policy import Observation
+
+        inputs, outcome = chunk.inputs, chunk.outcome
+        decision, dense = outcome.decision, outcome.output
+        at = (chunk.publish_ns - self.start_ns) / 1e9
+        index = len(self.result.gate)
+        stamp = inputs.observation_stamp_ns
+        self.result.gate.append((at, decision.state, decision.displacement or 0.0))
+        record_row(self.result, index, at, stamp, decision, "dense", 1.0, dense, dense)
+        observation = Observation(images=inputs.images, proprio=inputs.proprio, instruction=self.task)
+        for config in self.configs:
+            out = self.policy.predict(observation, config.for_chunk(decision.is_pruned))
+            record_row(self.result, index, at, stamp, decision, config.mode, config.keep_ratio, out, dense)
+        return False
+
+    def sent(self, chunk: Any, record: Any) -> None:
+        pass
+
+    def skipped(self, status: str, reason: str, outcome: Any) -> None:
+        if not self.skips.get(status):
+            print(f"bag eval: no chunk ({status}): {reason}", file=sys.stderr)
+        self.skips.setdefault(status, []).append(reason)
+        self.result.skipped[f"chunks_{status}"] = len(self.skips[status])
+
+
+def _no_chunk_reason(bag: Path, synced: Sequence[str], node: Any, counts: Any, sink: _EvalSink) -> str:
+    if sink.skips:
+        status, reasons = max(sink.skips.items(), key=lambda kv: len(kv[1]))
+        hint = (
+            " (the node would refuse these on replay too: the header stamps and the bag's log time differ; "
+            "raise -p safety.max_observation_age_sec:=... only if the stamps are right)"
+            if status == "stale"
+            else ""
         )
+        return f"{bag}: no chunk: {len(reasons)} requests were {status}, e.g. {reasons[0]}{hint}"
+    problem = counts.problem()
+    return (
+        f"{bag}: no synchronised observation of {list(synced)} (sync.slop_sec {node.sync.slop_sec} s, "
+        f"sync.state_tolerance_sec {node.sync.state_tolerance_sec} s){': ' + problem if problem else ''}; "
+        "check the topics' stamps (`adp-ros bag info --check`)"
     )
-
-
-# ------------------------------------------------------------------------------------------------ outputs
-
-
-def summarize(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any]:
-    groups: dict[tuple[str, float], list[ChunkRow]] = {}
-    for row in result.rows:
-        groups.setdefault((row.mode, row.keep_ratio), []).append(row)
-    dense = groups.get(("dense", 1.0), [])
-    dense_total = statistics.median(r.timings_ms["total"] for r in dense) if dense else math.nan
-    dense_llm = statistics.median(r.timings_ms["llm"] for r in dense) if dense else math.nan
-    dense_tflops = float(np.mean([r.tflops for r in dense])) if dense else math.nan
-    modes = []
-    for (mode, ratio), rows in groups.items():
-        total = [r.timings_ms["total"] for r in rows]
-        llm = [r.timings_ms["llm"] for r in rows]
-        tflops = float(np.mean([r.tflops for r in rows]))
-        modes.append(
-            {
-                "mode": mode,
-                "keep_ratio": ratio,
-                "chunks": len(rows),
-                "pruned_fraction": float(np.mean([r.pruned for r in rows])),
-                "mean_keep_ratio": float(np.mean([r.vision_tokens for r in rows])) / max(1, dense[0].vision_tokens)
-                if dense
-                else math.nan,
-                "mean_tflops": tflops,
-                "flops_ratio_vs_dense": dense_tflops / tflops,
-                "median_ms": {s: statistics.median(r.timings_ms.get(s, 0.0) for r in rows) for s in STAGES},
-                "p90_ms": {s: float(np.percentile([r.timings_ms.get(s, 0.0) for r in rows], 90)) for s in STAGES},
-                "speedup_total_vs_dense": dense_total / statistics.median(total),
-                "speedup_llm_vs_dense": dense_llm / statistics.median(llm),
-                "deviation_normalized": {
-                    "mean": float(np.mean([r.deviation_normalized for r in rows])),
-                    "max": float(np.max([r.deviation_normalized for r in rows])),
-                },
-                "deviation_actions_max": float(np.max([r.deviation_actions for r in rows])),
-            }
-        )
-    states = [s for _, s, _ in result.gate]
-    return {
-        "settings": dict(settings),
-        "chunks": len(result.gate),
-        "gate": {
-            "pruned_fraction": states.count("pruned") / max(1, len(states)),
-            "modes": "".join("P" if s == "pruned" else "D" for s in states),
-        },
-        "bag_read": result.skipped,
-        "sync": result.sync,
-        "phases": result.phases,
-        "modes": modes,
-    }
-
-
-def describe_bag_read(summary: Mapping[str, Any]) -> list[str]:
-    """The bag's read and synchronisation counts as sentences, each saying whether it is a problem; [] if clean."""
-    read = summary["bag_read"]
-    lines = []
-    if read.get("unknown_types"):
-        lines.append(
-            f"problem: {read['unknown_types']} messages on the evaluated topics have types that are not installed "
-            "and were skipped (`adp-ros bag info --check` lists them)"
-        )
-    if read.get("undecodable"):
-        lines.append(
-            f"problem: {read['undecodable']} messages on the evaluated topics do not decode and were skipped "
-            "(`adp-ros bag info --check` names the topics)"
-        )
-    if read.get("out_of_order_stamps"):
-        lines.append(
-            f"problem: {read['out_of_order_stamps']} messages are stamped earlier than the one before on their topic; "
-            "the node would see the same: check the driver's clock (`adp-ros bag info --check`)"
-        )
-    if read.get("motion_samples_dropped"):
-        lines.append(
-            f"{read['motion_samples_dropped']} motion samples older than the newest one were left out of the gate's "
-            "buffer, as the node does; a problem only if that is a large share of the motion topic"
-        )
-    sync = summary.get("sync") or {}
-    topics = sync.get("topics") or {}
-    if read.get("sync_unpaired") and topics:
-        slowest = min(topics, key=lambda t: topics[t]["received"])
-        frames = topics[slowest]["received"]
-        unmatched = frames - sync["sets"]
-        if frames and unmatched > 0.1 * frames:
-            slop = summary["settings"].get("sync_slop_sec")
-            lines.append(
-                f"problem: {unmatched} of {frames} messages on {slowest} (the slowest synchronised topic) found no "
-                f"partner within sync.slop_sec={slop} s, so no observation was built from them; check the topics' "
-                "stamps (`adp-ros bag info --check`) or raise sync.slop_sec"
-            )
-        else:
-            surplus = ", ".join(
-                f"{t} {c['unpaired']} of {c['received']}" for t, c in sorted(topics.items()) if c["unpaired"]
-            )
-            lines.append(
-                f"{read['sync_unpaired']} messages were not paired into an observation ({surplus}): expected, "
-                f"these topics publish faster than {slowest} and only the message nearest each of its "
-                f"{frames} messages is used"
-            )
-    return lines
-
-
-def write_csv(path: Path, rows: Sequence[ChunkRow]) -> None:
-    records = [r.as_csv() for r in rows]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
-
-
-def trajectory_for_gate(result: EvalResult, settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """End-effector xyz at every control step from the first chunk on, in `adp-ros gate --trajectory` format."""
-    if settings["motion_source"] != "eef_pose" or len(result.eef) < 2 or not result.gate:
-        return None
-    stamps = np.array([s for s, _ in result.eef], dtype=np.float64)
-    xyz = np.stack([p for _, p in result.eef])
-    first = next(r.observation_stamp_ns for r in result.rows)
-    dt = 1e9 / settings["control_hz"]
-    steps = settings["chunk_len"]
-    n = int((stamps[-1] - first) // (dt * steps))
-    if n < 1:
-        return None
-    t = first + np.arange(n * steps + 1) * dt
-    positions = np.stack([np.interp(t, stamps, xyz[:, k]) for k in range(3)], axis=1)
-    return {"chunk_len": steps, "eef_positions": positions.round(6).tolist(), "source": "adp-ros bag eval"}
-
-
-def plot(path: Path, result: EvalResult, summary: Mapping[str, Any]) -> None:
-    import matplotlib.pyplot as plt
-
-    fig = figure(result, summary)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def figure(result: EvalResult, summary: Mapping[str, Any]) -> Any:
-    """The eval.png figure (the caller closes it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    times = np.array([t for t, _, _ in result.gate])
-    pruned = np.array([s == "pruned" for _, s, _ in result.gate])
-    disp = np.array([d for _, _, d in result.gate])
-    fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True)
-    ax = axes[0]
-    scale = 1000 if summary["settings"]["motion_source"] == "eef_pose" else 1
-    # Chunk k runs over [t_k, t_k+1] in the state decision k chose; decision k+1 reports the motion it measured
-    # over that chunk. Both are drawn over the same span; the last chunk's motion is never measured, so the
-    # figure ends where the last decision was taken.
-    if len(times) > 1:
-        for start, end, p in zip(times[:-1], times[1:], pruned[:-1], strict=True):
-            ax.axvspan(start, end, color="tab:orange" if p else "tab:blue", alpha=0.15, lw=0, label="gate state")
-        # One step per chunk: value k+1 held from t_k to t_k+1 (the last value repeated to close the last step).
-        steps = np.append(disp[1:], disp[-1]) * scale
-        ax.step(times, steps, "k", where="post", lw=1.2, label="motion of the chunk")
-    first, last = (times[0], times[-1]) if len(times) > 1 else (-math.inf, math.inf)
-    for phase in result.phases:
-        start, end = max(phase["start_sec"], first), min(phase["end_sec"], last)
-        if start >= end:
-            continue
-        if phase["start_sec"] >= first:
-            ax.axvline(phase["start_sec"], color="0.4", ls="--", lw=0.8)
-        ax.text(
-            (start + end) / 2,
-            1.01,
-            f"{phase['name']} ({phase['kind']})",
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=7,
-            color="0.25",
-        )
-    unit = "mm" if summary["settings"]["motion_source"] == "eef_pose" else "rad"
-    ax.set_ylabel(f"displacement per chunk ({unit})")
-    title = "gate: each chunk's state (orange = pruned, blue = dense) and the motion measured over it"
-    if result.phases:
-        title += "\nthe bag's task phases between dashed lines"
-    ax.set_title(title, fontsize=10, pad=14 if result.phases else 6)
-    groups: dict[str, list[ChunkRow]] = {}
-    for row in result.rows:
-        groups.setdefault(f"{row.mode} ρ={row.keep_ratio:g}" if row.mode != "dense" else "dense", []).append(row)
-    for label, rows in groups.items():
-        t = [r.time_sec for r in rows]
-        axes[1].step(t, [r.vision_tokens for r in rows], where="post", label=label)
-        axes[2].plot(t, [r.timings_ms["total"] for r in rows], ".-", label=label)
-        axes[3].plot(t, [r.deviation_normalized for r in rows], ".-", label=label)
-    axes[1].set_ylabel("visual tokens kept")
-    axes[2].set_ylabel("latency per chunk (ms)")
-    axes[3].set_ylabel("max |Δ action| vs dense\n(normalised)")
-    axes[3].set_xlabel("bag time (s)")
-    for ax in axes[1:]:
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper right", fontsize=8)
-        ax.grid(alpha=0.3)
-    if len(times) > 1:
-        axes[0].set_xlim(times[0], times[-1])
-    fig.tight_layout()
-    return fig
 
 
 def run(args: argparse.Namespace) -> int:
@@ -616,26 +391,5 @@ def run(args: argparse.Namespace) -> int:
         (out / "trajectory.json").write_text(json.dumps(trajectory))
     if not args.no_plot:
         plot(out / "eval.png", result, summary)
-    _print(summary, out, trajectory is not None)
+    print_summary(summary, out, trajectory is not None)
     return 0
-
-
-def _print(summary: Mapping[str, Any], out: Path, has_trajectory: bool) -> None:
-    print(
-        f"{summary['chunks']} chunks; gate pruned {summary['gate']['pruned_fraction']:.0%}: {summary['gate']['modes']}"
-    )
-    print(
-        f"{'mode':<8}{'ρ':>5}{'pruned':>8}{'TFLOP':>9}{'total ms':>10}{'llm ms':>9}{'speed-up':>10}"
-        f"{'Δ mean':>9}{'Δ max':>8}"
-    )
-    for m in summary["modes"]:
-        print(
-            f"{m['mode']:<8}{m['keep_ratio']:>5.2f}{m['pruned_fraction']:>8.2f}{m['mean_tflops']:>9.4f}"
-            f"{m['median_ms']['total']:>10.2f}{m['median_ms']['llm']:>9.2f}{m['speedup_total_vs_dense']:>10.2f}"
-            f"{m['deviation_normalized']['mean']:>9.4f}{m['deviation_normalized']['max']:>8.4f}"
-        )
-    for line in describe_bag_read(summary):
-        print(f"bag: {line}")
-    files = "steps.csv, summary.json" + (", eval.png" if (out / "eval.png").exists() else "")
-    files += ", trajectory.json" if has_trajectory else ""
-    print(f"wrote {files} to {out}")

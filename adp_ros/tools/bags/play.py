@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from adp_ros.core.errors import ConfigError, InputError
-from adp_ros.tools.bags.io import BagReader, RawMessage, TopicQos, message_class
+from adp_ros.core.stamps import sec_nanosec
+from adp_ros.tools.bags.messages import message_class
+from adp_ros.tools.bags.reader import BagReader, RawMessage
+from adp_ros.tools.bags.topic_qos import TopicQos
 from adp_ros.tools.common import add_lan_argument
 
 _CLOCK_QOS = TopicQos(depth=10)  # reliable: matches best-effort (rclpy's TimeSource) and reliable subscribers
@@ -194,7 +197,7 @@ class BagPlayer:
         from rosgraph_msgs.msg import Clock
 
         msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = divmod(int(bag_time_ns), 1_000_000_000)
+        msg.clock.sec, msg.clock.nanosec = sec_nanosec(bag_time_ns)
         self._clock_pub.publish(msg)
         self._clock_count += 1
 

@@ -24,8 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from adp_ros.core.errors import ConfigError, InputError
-from adp_ros.tools.bags.io import STORAGES, BagSummary, BagWriter, TopicQos, message_class
+from adp_ros.tools.bags.messages import message_class
 from adp_ros.tools.bags.play import cli_context
+from adp_ros.tools.bags.storage import STORAGES
+from adp_ros.tools.bags.summary import BagSummary
+from adp_ros.tools.bags.topic_qos import TopicQos
+from adp_ros.tools.bags.writer import BagWriter
 from adp_ros.tools.common import add_lan_argument
 
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from adp_ros.tools.sim.libero_env import (
 )
 
 Timing = Literal["lockstep", "realtime"]
-TIMINGS = ("lockstep", "realtime")
+TIMINGS: tuple[str, ...] = get_args(Timing)
 _NS = 1_000_000_000
 SIM_START_NS = 100 * _NS
 """Sim time of the first step (0 would read as "no stamp")."""
@@ -151,8 +151,8 @@ class LiberoBridge:
 
     # -------------------------------------------------------------------------------------------- commands
     def _on_command(self, msg: Any) -> None:
-        from adp_ros.core.sync import stamp_ns_of
-        from adp_ros.ros.messages import multi_dof_trajectory_to_chunk
+        from adp_ros.core.stamps import stamp_ns_of
+        from adp_ros.ros.outputs import multi_dof_trajectory_to_chunk
 
         if not msg.points:  # the stop message: drop what is queued, the arm holds
             with self._lock:
@@ -204,7 +204,7 @@ class LiberoBridge:
 
     # ---------------------------------------------------------------------------------------- publishing
     def publish_state(self) -> None:
-        from adp_ros.ros.messages import time_msg
+        from adp_ros.ros.stamps import time_msg
 
         clock_type, _, joint_state_type, pose_type = self._msg_types
         stamp = time_msg(self.now_ns)

@@ -155,7 +155,7 @@ def preflight_model(path: Path, suite: str, unnorm_key: str | None) -> ModelInfo
 # ------------------------------------------------------------------------------------------- the node
 def node_command(model: ModelInfo, instruction: str, realtime: bool, extra: list[str]) -> list[str]:
     exe = Path(sys.executable).with_name("adp_node")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "adp_ros.ros.node"]
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "adp_ros.ros.main"]
     overrides = {
         "use_sim_time": "true",
         "model.checkpoint": str(model.path),

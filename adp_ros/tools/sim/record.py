@@ -88,7 +88,7 @@ def _record(args, info, task, out: Path, manifest_path: Path, kept: int, attempt
     from tqdm import tqdm
     from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-    from adp_ros.ros.messages import chunk_to_multi_dof_trajectory
+    from adp_ros.ros.outputs import chunk_to_multi_dof_trajectory
     from adp_ros.tools.bags.play import cli_context
     from adp_ros.tools.bags.record import BagRecorder, RecordOptions
     from adp_ros.tools.sim.bridge import BridgeConfig, LiberoBridge, policy_gripper

@@ -1,5 +1,6 @@
-"""The worker's ROS-free logic: latest-observation slot, chunk scheduling, predicted-delta motion, and one
-chunk through `ChunkRunner` (staleness → gate → policy → guard) with a stand-in policy callable."""
+"""The chunk pipeline's ROS-free pieces: latest-observation slot, chunk scheduling, predicted-delta motion, one
+chunk through `ChunkRunner` (staleness → gate → policy → guard) and `ChunkPipeline` end to end, with a stand-in
+policy callable (the real model runs in test/ros and test/tools)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from adp_ros.core.errors import InputError
 from adp_ros.core.gate import GateConfig
-from adp_ros.core.motion import IntegratedDeltaSource
+from adp_ros.core.motion import IntegratedDeltaSource, PredictedDeltaMotion
+from adp_ros.core.pipeline import ChunkPipeline, PipelineSettings
 from adp_ros.core.pruning import PruneConfig
+from adp_ros.core.runner import ChunkInputs, ChunkRunner, is_out_of_memory
 from adp_ros.core.safety import ActionGuard, ActionGuardConfig, StalenessConfig
-from adp_ros.core.worker import (
-    ChunkInputs,
-    ChunkRunner,
-    ChunkScheduler,
-    LatestSlot,
-    PredictedDeltaMotion,
-    ScheduleConfig,
-    is_out_of_memory,
-)
+from adp_ros.core.schedule import ChunkScheduler, ScheduleConfig
+from adp_ros.core.slot import LatestSlot
 
 MS = 1_000_000
 STALE = StalenessConfig(max_age_ns=500 * MS)
@@ -102,6 +99,8 @@ def _output(actions, pruned=False):
         actions=np.asarray(actions, dtype=np.float64),
         timings_ms={"preprocess": 1.0, "vision": 2.0, "llm": 3.0, "head": 0.5, "total": 6.5},
         pruned=pruned,
+        tokens=SimpleNamespace(vision_kept=128 if pruned else 256, vision_dense=256, sequence=300),
+        kept_indices=(),
     )
 
 
@@ -285,3 +284,159 @@ def test_on_observation_retries_on_the_next_observation():
         s.requested(0)
         s.failed()
     assert s.consecutive_failures == 3
+
+
+# ------------------------------------------------------------------------------------------- the pipeline
+
+
+class Sink:
+    """A `ChunkSink` that keeps what it was given (the node's sink publishes; `bag eval`'s records)."""
+
+    def __init__(self):
+        self.chunks, self.records, self.skips = [], [], []
+        self.why_blocked = ""
+        self.command = False
+
+    def blocked(self):
+        return self.why_blocked
+
+    def send(self, chunk):
+        self.chunks.append(chunk)
+        return self.command
+
+    def sent(self, chunk, record):
+        self.records.append(record)
+
+    def skipped(self, status, reason, outcome):
+        self.skips.append((status, reason))
+
+
+class Clock:
+    def __init__(self, now_ns=0):
+        self.now_ns = now_ns
+
+    def __call__(self):
+        return self.now_ns
+
+
+def _settings(**kw):
+    values = {
+        "gate": GateConfig(standstill_deadband=0.0),
+        "prune": PruneConfig(),
+        "staleness": STALE,
+        "guard": ActionGuardConfig(action_dim=7),
+        "schedule": ScheduleConfig("chunk_end", 200 * MS, 50 * MS, execute_steps=8, lead_steps=2),
+        "trajectory_start": "publish",
+        "instruction": "pick up the block",
+    }
+    values.update(kw)
+    return PipelineSettings(**values)
+
+
+def _pipeline(policy=None, convert=None, **kw):
+    sink, clock = Sink(), Clock()
+    pipeline = ChunkPipeline(
+        ChunkRunner(GateConfig(standstill_deadband=0.0)),
+        _settings(**kw),
+        predict=policy or StubPolicy(),
+        convert=convert or (lambda stamp, received: _inputs(stamp, received_ns=received)),
+        sink=sink,
+        clock=clock,
+    )
+    return pipeline, sink, clock
+
+
+def test_pipeline_publishes_one_chunk_per_due_request_and_schedules_from_its_start():
+    pipeline, sink, clock = _pipeline()
+    assert pipeline.step(0) == "no_input"
+    clock.now_ns = 1_000 * MS
+    pipeline.put(990 * MS, 995 * MS)
+    assert pipeline.step(clock.now_ns) == "published"
+    chunk = sink.chunks[0]
+    # trajectory_start 'publish': step 0 runs one dt after publishing; the offset is publish - observation.
+    assert (chunk.start_ns, chunk.offset_ns, chunk.dt_ns) == (1_000 * MS, 10 * MS, 50 * MS)
+    assert chunk.outcome.actions.shape == (8, 7)
+    record = sink.records[0]
+    assert (record.index, record.steps, record.tokens_kept, record.commanded) == (0, 8, 256, False)
+    assert record.queue_wait_ms == pytest.approx(5.0)
+    assert "publish" in record.stages_ms
+    # chunk_end: the next request is due when 2 of the 8 steps remain, 6 dt after the chunk's start.
+    pipeline.put(1_100 * MS, 1_100 * MS)
+    assert pipeline.step(1_299 * MS) == "not_due"
+    clock.now_ns = 1_300 * MS
+    assert pipeline.step(1_300 * MS) == "published"
+    assert [r.index for r in sink.records] == [0, 1]
+    assert sink.chunks[1].start_ns == 1_300 * MS and pipeline.published == 2
+
+
+def test_pipeline_observation_start_and_commanded_flag_come_from_settings_and_sink():
+    pipeline, sink, clock = _pipeline(trajectory_start="observation")
+    sink.command = True
+    clock.now_ns = 1_000 * MS
+    pipeline.put(990 * MS, 990 * MS)
+    assert pipeline.step(clock.now_ns) == "published"
+    assert (sink.chunks[0].start_ns, sink.chunks[0].offset_ns) == (990 * MS, 0)
+    assert sink.records[0].commanded
+
+
+def test_pipeline_reports_bad_input_and_backs_off():
+    def convert(raw, received):
+        raise InputError("camera 0: 'bgr16' is not supported")
+
+    pipeline, sink, _clock = _pipeline(convert=convert)
+    pipeline.put("frame", 0)
+    assert pipeline.step(0) == "failed"
+    assert sink.skips == [("bad_input", "camera 0: 'bgr16' is not supported")]
+    pipeline.put("frame", 10 * MS)
+    assert pipeline.step(10 * MS) == "not_due", "a failed request backs off"
+    assert pipeline.scheduler.failed_attempts == 1
+
+
+def test_pipeline_checks_staleness_again_at_publish_and_asks_the_sink():
+    class SlowPolicy(StubPolicy):
+        def __call__(self, images, proprio, instruction, prune):
+            clock.now_ns += 600 * MS  # inference took longer than safety.max_observation_age_sec
+            return super().__call__(images, proprio, instruction, prune)
+
+    pipeline, sink, clock = _pipeline(policy=SlowPolicy())
+    clock.now_ns = 1_000 * MS
+    pipeline.put(1_000 * MS, 1_000 * MS)
+    assert pipeline.step(clock.now_ns) == "failed"
+    assert sink.skips[0][0] == "stale" and sink.skips[0][1].startswith("at publish:")
+    assert not sink.chunks
+
+    pipeline, sink, clock = _pipeline()
+    sink.why_blocked = "node no longer active"
+    pipeline.put(MS, MS)
+    assert pipeline.step(MS) == "failed"
+    assert sink.skips == [("stale", "at publish: node no longer active")]
+
+
+def test_pipeline_survives_a_sink_that_throws():
+    pipeline, sink, _clock = _pipeline()
+
+    def broken(chunk):
+        raise RuntimeError("publisher gone")
+
+    sink.send = broken
+    pipeline.put(MS, MS)
+    assert pipeline.step(MS) == "failed"
+    assert sink.skips == [("model_error", "unexpected RuntimeError: publisher gone")]
+
+
+def test_pipeline_apply_takes_live_settings_between_chunks():
+    policy = StubPolicy()
+    pipeline, _sink, clock = _pipeline(policy=policy)
+    clock.now_ns = MS
+    pipeline.put(MS, MS)
+    assert pipeline.step(MS) == "published"
+    notes = pipeline.apply(
+        _settings(instruction="open the drawer", guard=ActionGuardConfig(action_dim=7, upper=(0.5,) * 7))
+    )
+    assert notes == ["new instruction 'open the drawer': gate history reset"]
+    assert pipeline.guard.config.upper == (0.5,) * 7
+    clock.now_ns = 400 * MS
+    pipeline.put(400 * MS, 400 * MS)
+    assert pipeline.step(clock.now_ns) == "published"
+    assert policy.calls[-1][0] == "open the drawer"
+    assert pipeline.apply(_settings(instruction="open the drawer")) == []

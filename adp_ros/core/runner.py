@@ -1,24 +1,20 @@
-"""The inference worker's logic without ROS: latest-observation slot, chunk scheduling, one chunk end to end.
+"""One chunk without ROS: staleness → gate → policy → guard (`ChunkRunner.run`), plus the gate's motion feed.
 
-Threading model (the node's): subscription callbacks only `put` the newest synchronised observation into a
-`LatestSlot` (size 1; replacing an unconsumed one counts a dropped frame), so nothing queues without bound and
-a frame that arrives during inference is never processed late. One worker thread waits on the slot, asks the
-`ChunkScheduler` whether a chunk is due (ROS time passed in), and runs `ChunkRunner.run`: staleness check →
-gate decision → policy → action guard. The runner owns the gate; motion samples arrive from other threads
-through `observe`, so the gate sits behind a lock.
+The runner owns the action-aware gate; motion samples arrive from other threads through `observe`, so the gate
+sits behind a lock. `core.pipeline.ChunkPipeline` drives it for every caller (the node, `bag eval`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from adp_ros.core.diagnostics import MODEL_STAGES, ChunkRecord
+from adp_ros.core.diagnostics import MODEL_STAGES, ChunkRecord, SkipKind
 from adp_ros.core.errors import InputError
 from adp_ros.core.gate import ActionAwareGate, GateConfig, GateDecision
 from adp_ros.core.motion import (
@@ -27,247 +23,44 @@ from adp_ros.core.motion import (
     DisplacementMetric,
     IntegratedDeltaSource,
     JointPositionSource,
+    PredictedDeltaMotion,
 )
 from adp_ros.core.pruning import PruneConfig
 from adp_ros.core.safety import ActionGuard, StalenessConfig, check_staleness
-
-T = TypeVar("T")
 
 TIME_JUMP_NS = 500_000_000
 """A motion sample this much older than the newest one is a new timeline (bag loop, clock reset), not jitter."""
 
 
-# ---------------------------------------------------------------------------------------------------- slot
+Status = Literal["ok", SkipKind]
 
 
-class LatestSlot(Generic[T]):
-    """A mailbox of size one: `put` replaces, `take` empties. Thread-safe; counts what it drops."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: T | None = None
-        self._has_item = False
-        self.received = 0
-        self.taken = 0
-        self.dropped = 0
-        """Items replaced before anyone took them, or cleared."""
-
-    def put(self, item: T) -> bool:
-        """Store `item`; True when it replaced one nobody took (a dropped frame)."""
-        with self._cond:
-            replaced = self._has_item
-            if replaced:
-                self.dropped += 1
-            self._item, self._has_item = item, True
-            self.received += 1
-            self._cond.notify_all()
-            return replaced
-
-    def take(self) -> T | None:
-        with self._cond:
-            if not self._has_item:
-                return None
-            item, self._item, self._has_item = self._item, None, False
-            self.taken += 1
-            return item
-
-    def wait(self, timeout_sec: float) -> bool:
-        """Until an item is there, `wake()` is called or the timeout passes; True when an item is there."""
-        with self._cond:
-            if not self._has_item:
-                self._cond.wait(timeout=max(0.0, timeout_sec))
-            return self._has_item
-
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
-    def clear(self) -> int:
-        with self._cond:
-            n = int(self._has_item)
-            self.dropped += n
-            self._item, self._has_item = None, False
-            return n
-
-    def __len__(self) -> int:
-        return int(self._has_item)
+class TokenCounts(Protocol):
+    vision_kept: int
+    vision_dense: int
+    sequence: int
 
 
-# ----------------------------------------------------------------------------------------------- schedule
+class PolicyResult(Protocol):
+    """What the pipeline reads from a policy's answer (`model.policy.PolicyOutput` is one)."""
 
-ControlMode = Literal["chunk_end", "fixed_rate", "on_observation"]
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    mode: ControlMode
-    query_period_ns: int
-    dt_ns: int
-    execute_steps: int
-    lead_steps: int
-
-    @classmethod
-    def from_control(cls, control: Any) -> ScheduleConfig:
-        """From `params.ControlSettings`."""
-        return cls(
-            mode=control.mode,
-            query_period_ns=control.query_period_ns,
-            dt_ns=control.dt_ns,
-            execute_steps=control.execute_steps,
-            lead_steps=control.lead_steps,
-        )
+    actions: np.ndarray
+    """(chunk_len, action_dim) in robot units."""
+    timings_ms: Mapping[str, float]
+    """Per stage of `MODEL_STAGES`."""
+    tokens: TokenCounts
+    pruned: bool
+    kept_indices: Sequence[Any]
+    """Per camera, the kept patch indices (for the debug image)."""
 
 
-class ChunkScheduler:
-    """When to request the next chunk. `fixed_rate`: every query period. `chunk_end`: when at most `lead_steps`
-    steps of the current chunk remain (its execution starts at `published(start_ns)`), one request at a time.
-    `on_observation`: whenever an observation waits, one request at a time; time plays no part, so a lockstep
-    simulator that stops its clock until the chunk arrives can never deadlock.
+class Predict(Protocol):
+    """The policy boundary: (images, proprio, instruction, prune) → a `PolicyResult`. Core never imports the
+    model; the node and the tools pass a callable around `OftPolicy.predict`."""
 
-    Back-off: after a request that produced no chunk (`failed`: stale, refused, model error, ...) the next one
-    waits the spacing a published chunk would have bought, `retry_period_ns` after the failed request. A
-    policy that keeps failing then costs no more inference than a working one; retrying on every frame cost
-    ~150 inferences in 6 s instead of 6 (issue 12). `on_observation` retries on the next observation.
-    """
-
-    def __init__(self, config: ScheduleConfig) -> None:
-        self.config = config
-        self.attempts = 0
-        """Requests since construction (each one an inference, unless the input was rejected first)."""
-        self.failed_attempts = 0
-        self.consecutive_failures = 0
-        """Failed requests since the last published chunk."""
-        self.reset()
-
-    def reset(self) -> None:
-        self._last_request_ns: int | None = None
-        self._chunk_start_ns: int | None = None
-        self._retry_ns: int | None = None
-        self._pending = False
-
-    def reconfigure(self, config: ScheduleConfig) -> None:
-        self.config = config
-
-    @property
-    def retry_period_ns(self) -> int:
-        """Least ROS time from a failed request to the next: the spacing of requests while chunks succeed."""
-        cfg = self.config
-        if cfg.mode == "on_observation":
-            return 0
-        if cfg.mode == "fixed_rate":
-            return cfg.query_period_ns
-        return max(1, cfg.execute_steps - cfg.lead_steps) * cfg.dt_ns
-
-    def request_time_ns(self) -> int | None:
-        """ROS time at which the next request becomes due (None: due now / as soon as possible)."""
-        at = self._schedule_time_ns()
-        if self._retry_ns is not None and self.config.mode != "on_observation":
-            at = self._retry_ns if at is None else max(at, self._retry_ns)
-        return at
-
-    def _schedule_time_ns(self) -> int | None:
-        cfg = self.config
-        if cfg.mode == "on_observation":
-            return None
-        if cfg.mode == "fixed_rate":
-            return None if self._last_request_ns is None else self._last_request_ns + cfg.query_period_ns
-        if self._chunk_start_ns is None:
-            return None
-        return self._chunk_start_ns + max(0, cfg.execute_steps - cfg.lead_steps) * cfg.dt_ns
-
-    def due(self, now_ns: int) -> bool:
-        if self._last_request_ns is not None and now_ns < self._last_request_ns:
-            self.reset()  # time went backwards (bag loop, clock reset): start over
-        if self.config.mode != "fixed_rate" and self._pending:
-            return False
-        at = self.request_time_ns()
-        return at is None or now_ns >= at
-
-    def steps_remaining(self, now_ns: int) -> int | None:
-        if self._chunk_start_ns is None:
-            return None
-        elapsed = (now_ns - self._chunk_start_ns) // self.config.dt_ns
-        return int(max(0, self.config.execute_steps - elapsed))
-
-    def requested(self, now_ns: int) -> None:
-        self._last_request_ns = int(now_ns)
-        self._pending = True
-        self.attempts += 1
-
-    def published(self, start_ns: int) -> None:
-        """The requested chunk went out; its first step executes at `start_ns` + dt."""
-        self._chunk_start_ns = int(start_ns)
-        self._retry_ns = None
-        self._pending = False
-        self.consecutive_failures = 0
-
-    def retry_now(self) -> None:
-        """Drop the back-off: something changed (a live parameter, the instruction) that may make it work."""
-        self._retry_ns = None
-
-    def failed(self) -> None:
-        """The request produced no chunk (stale, bad input, refused, error): retry after `retry_period_ns`."""
-        self._pending = False
-        self.failed_attempts += 1
-        self.consecutive_failures += 1
-        if self._last_request_ns is not None:
-            self._retry_ns = self._last_request_ns + self.retry_period_ns
-
-
-# ------------------------------------------------------------------------------------ predicted motion
-
-
-class PredictedDeltaMotion:
-    """Published delta-EE chunks → stamped positions for the gate (`gate.motion_source = predicted_delta`).
-
-    Step k of a chunk that starts executing at t0 counts as done at t0 + (k+1)·dt; when the next chunk starts,
-    the steps of the previous one that lie after its start are dropped (the arm never executes them).
-    Positions are integrated translation deltas in metres (`IntegratedDeltaSource` scale and indices).
-    """
-
-    def __init__(self, source: IntegratedDeltaSource) -> None:
-        self.source = source
-        self._position = np.zeros(3)
-        self._pending: list[tuple[int, np.ndarray]] = []
-        self._last_stamp: int | None = None
-
-    @property
-    def metric(self) -> DisplacementMetric:
-        return self.source.metric
-
-    def reset(self) -> None:
-        self._position = np.zeros(3)
-        self._pending = []
-        self._last_stamp = None
-
-    def due_samples(self, up_to_ns: int) -> list[tuple[int, np.ndarray]]:
-        """Samples executed by `up_to_ns`, oldest first (each returned once)."""
-        out = [(s, p) for s, p in self._pending if s <= up_to_ns]
-        self._pending = [(s, p) for s, p in self._pending if s > up_to_ns]
-        if out:
-            self._position = out[-1][1]
-            self._last_stamp = out[-1][0]
-        return out
-
-    def start_chunk(self, start_ns: int, dt_ns: int, actions: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """A chunk starts executing at `start_ns`; returns the samples that became final (to observe now)."""
-        final = self.due_samples(start_ns)
-        self._pending = []  # the rest of the previous chunk is superseded
-        if self._last_stamp is None or self._last_stamp < start_ns:
-            final.append((int(start_ns), self._position.copy()))
-            self._last_stamp = int(start_ns)
-        idx = np.asarray(self.source.translation_indices)
-        deltas = np.asarray(actions, dtype=np.float64)[:, idx] * self.source.scale_m_per_unit
-        positions = self._position + np.cumsum(deltas, axis=0)
-        self._pending = [(int(start_ns + (k + 1) * dt_ns), positions[k]) for k in range(positions.shape[0])]
-        return final
-
-
-# ------------------------------------------------------------------------------------------------ runner
-
-Status = Literal["ok", "stale", "bad_input", "model_error", "refused", "no_instruction"]
-Predict = Callable[[Sequence[np.ndarray], np.ndarray, str, "PruneConfig | None"], Any]
-"""(images, proprio, instruction, prune) → an object like `model.policy.PolicyOutput`."""
+    def __call__(
+        self, images: Sequence[np.ndarray], proprio: np.ndarray, instruction: str, prune: PruneConfig | None
+    ) -> PolicyResult: ...
 
 
 @dataclass(frozen=True)
@@ -298,7 +91,7 @@ class ChunkOutcome:
     decision: GateDecision | None = None
     prune_mode: str = "dense"
     pruned: bool = False
-    output: Any = None
+    output: PolicyResult | None = None
     actions: np.ndarray | None = None
     """Guarded actions of the executed steps (T, action_dim), only when status is 'ok'."""
     guard_modified: bool = False
@@ -499,6 +292,7 @@ def chunk_record(
     stages_ms: dict[str, float],
 ) -> ChunkRecord:
     """The diagnostics record of a published chunk (times in ROS time, from the observation's stamps)."""
+    assert outcome.output is not None and outcome.actions is not None, "a record is made of a published chunk"
     decision, tokens = outcome.decision, outcome.output.tokens
     stamp = inputs.observation_stamp_ns
     return ChunkRecord(
@@ -522,10 +316,3 @@ def chunk_record(
         guard_modified=outcome.guard_modified,
         steps=int(outcome.actions.shape[0]) if outcome.actions is not None else 0,
     )
-
-
-def seconds_until(target_ns: int | None, now_ns: int, cap_sec: float) -> float:
-    """Wall seconds to wait for a ROS-time target (assumes real-time rate; capped so sim time is polled)."""
-    if target_ns is None:
-        return cap_sec
-    return min(cap_sec, max(0.0, (target_ns - now_ns) / 1e9))
