@@ -95,12 +95,6 @@ class ChunkScheduler:
         at = self.request_time_ns()
         return at is None or now_ns >= at
 
-    def steps_remaining(self, now_ns: int) -> int | None:
-        if self._chunk_start_ns is None:
-            return None
-        elapsed = (now_ns - self._chunk_start_ns) // self.config.dt_ns
-        return int(max(0, self.config.execute_steps - elapsed))
-
     def requested(self, now_ns: int) -> None:
         self._last_request_ns = int(now_ns)
         self._pending = True

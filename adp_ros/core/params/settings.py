@@ -186,9 +186,3 @@ class ResolvedConfig:
     gate: GateConfig
     prune: PruneConfig
     values: Mapping[str, Any] = field(repr=False, compare=False)
-
-    def changed(self, other: ResolvedConfig | None) -> set[str]:
-        """Parameter names whose values differ from `other` (all when None)."""
-        if other is None:
-            return set(self.values)
-        return {k for k, v in self.values.items() if other.values.get(k) != v}

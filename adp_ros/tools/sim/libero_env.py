@@ -59,11 +59,6 @@ class TaskInfo:
     max_steps: int
 
 
-def suite_names() -> list[str]:
-    benchmark, _ = import_libero()
-    return sorted(benchmark.get_benchmark_dict())
-
-
 def task_info(suite: str, index: int) -> TaskInfo:
     benchmark, get_libero_path = import_libero()
     suites = benchmark.get_benchmark_dict()
