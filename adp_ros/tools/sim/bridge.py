@@ -237,9 +237,12 @@ class LiberoBridge:
             pub.publish(array_to_imgmsg(frame, "rgb8", stamp_ns=self.now_ns, frame_id=topic.split("/")[-2]))
 
     # ------------------------------------------------------------------------------------------ episodes
-    def reset(self, init_state: np.ndarray | None = None, *, noop_steps: int = NUM_NOOP_STEPS) -> None:
-        """New episode (time keeps running: sim time never goes backwards), then the original's no-op steps."""
-        self.task.reset(init_state)
+    def reset(
+        self, init_state: np.ndarray | None = None, *, seed: int | None = None, noop_steps: int = NUM_NOOP_STEPS
+    ) -> None:
+        """New episode (time keeps running: sim time never goes backwards), then the original's no-op steps.
+        `seed`: the scene's fixture placement (`LiberoTask.reset`)."""
+        self.task.reset(init_state, seed=seed)
         self.clear_commands()
         self._gripper = -1.0
         self.now_ns += _NS  # a visible gap between episodes

@@ -98,16 +98,21 @@ def parse_modes(text: str) -> list[EvalMode]:
 
 # ------------------------------------------------------------------------------------------- checkpoint
 def package_file(relative: str) -> Path:
-    """A file installed to share/adp_ros (found through the ament index), else in the source tree."""
+    """A file installed to share/adp_ros: found through the ament index, else next to this interpreter's
+    installation (`pip install` puts the data files under sys.prefix/share/adp_ros, found even without
+    AMENT_PREFIX_PATH), else in the source tree."""
+    candidates = []
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        path = Path(get_package_share_directory("adp_ros")) / relative
-        if path.exists():
-            return path
+        candidates.append(Path(get_package_share_directory("adp_ros")))
     except (ImportError, LookupError, ValueError, OSError):  # no index (AMENT_PREFIX_PATH unset), no package
         pass
-    return Path(__file__).resolve().parents[3] / relative
+    candidates += [Path(sys.prefix) / "share" / "adp_ros", Path(__file__).resolve().parents[3]]
+    for root in candidates:
+        if (root / relative).exists():
+            return root / relative
+    return candidates[-1] / relative
 
 
 def default_model() -> Path:
@@ -494,7 +499,9 @@ class Evaluation:
                     )
                     if client.state() == "active":
                         client.transition("deactivate")
-                    bridge.reset(states[init_index])
+                    # Seeded by the init-state index: the scene of an episode never depends on what ran before
+                    # it (the original seeds 0 once per task: its episode 0 is this one), so modes are paired.
+                    bridge.reset(states[init_index], seed=init_index)
                     chunk_log.take()
                     episode_index = sum(
                         1 for r in self.records if r["mode"] == mode.name and r["timing"] == self.timing

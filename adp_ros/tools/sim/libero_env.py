@@ -123,9 +123,15 @@ class LiberoTask:
         self.steps = 0
 
     # ------------------------------------------------------------------------------------------- episodes
-    def reset(self, init_state: np.ndarray | None = None) -> None:
+    def reset(self, init_state: np.ndarray | None = None, *, seed: int | None = None) -> None:
         """A new episode: the suite's `init_state` (evaluation) or the environment's own randomised placement
-        (demonstrations, so that evaluation on the init states measures generalisation). No no-op steps here."""
+        (demonstrations, so that evaluation on the init states measures generalisation). No no-op steps here.
+
+        `seed` first: `reset()` places the fixtures from numpy's global generator and `set_init_state` restores
+        only the simulator state, so without it the same init state renders a scene that depends on the
+        episodes before it (test/sim/test_libero_scene.py)."""
+        if seed is not None:
+            self.seed(seed)
         self._obs = self._env.reset()
         if init_state is not None:
             self._obs = self._env.set_init_state(np.asarray(init_state))
