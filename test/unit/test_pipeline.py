@@ -439,4 +439,3 @@ def test_pipeline_apply_takes_live_settings_between_chunks():
     assert pipeline.step(clock.now_ns) == "published"
     assert policy.calls[-1][0] == "open the drawer"
     assert pipeline.apply(_settings(instruction="open the drawer")) == []
-
