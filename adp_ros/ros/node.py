@@ -563,7 +563,7 @@ class AdpPolicyNode(LifecycleNode):
         return "" if self._state == "active" else "node no longer active"
 
     def send(self, chunk: PlannedChunk) -> bool:
-        n = self._config.node
+        n = self._applied.node  # the settings the pipeline runs under (a change lands at the next chunk)
         actions = chunk.outcome.actions
         msg = build_chunk_message(
             actions, n.output, stamp_ns=chunk.inputs.observation_stamp_ns, dt_ns=chunk.dt_ns, offset_ns=chunk.offset_ns
@@ -580,7 +580,7 @@ class AdpPolicyNode(LifecycleNode):
         return commanded
 
     def sent(self, chunk: PlannedChunk, record: Any) -> None:
-        n = self._config.node
+        n = self._applied.node
         self._tracker.record_chunk(record)
         self._latency_pub.publish(
             diag.chunk_array(
