@@ -416,6 +416,7 @@ class Evaluation:
             "camera_period_steps": args.camera_period if args.realtime else None,
             "noop_steps": 10,
             "execute_steps": 8,
+            "scene_seed": "init state index",
             "node_params": list(args.param),
         }
 
