@@ -62,11 +62,20 @@ class TopicQos:
         """From an rclpy QoSProfile, e.g. a discovered publisher's `TopicEndpointInfo.qos_profile`."""
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 
-        keep_all = profile.history == HistoryPolicy.KEEP_ALL
+        return TopicQos.of(
+            best_effort=profile.reliability == ReliabilityPolicy.BEST_EFFORT,
+            transient_local=profile.durability == DurabilityPolicy.TRANSIENT_LOCAL,
+            keep_all=profile.history == HistoryPolicy.KEEP_ALL,
+            depth=int(profile.depth),
+        )
+
+    @staticmethod
+    def of(*, best_effort: bool, transient_local: bool, keep_all: bool, depth: int) -> TopicQos:
+        """From the policies as flags (rclpy's and rosbags' enums differ); anything else is the ROS default."""
         return TopicQos(
-            reliability="best_effort" if profile.reliability == ReliabilityPolicy.BEST_EFFORT else "reliable",
-            durability="transient_local" if profile.durability == DurabilityPolicy.TRANSIENT_LOCAL else "volatile",
-            depth=int(profile.depth) if keep_all else max(int(profile.depth), 1),
+            reliability="best_effort" if best_effort else "reliable",
+            durability="transient_local" if transient_local else "volatile",
+            depth=depth if keep_all else max(depth, 1),
             history="keep_all" if keep_all else "keep_last",
         )
 
@@ -127,10 +136,9 @@ def from_rosbags_qos(qos: Qos) -> TopicQos:
     """Unknown / system-default / best-available values map to the ROS defaults (reliable, volatile)."""
     from rosbags.interfaces import QosDurability, QosHistory, QosReliability
 
-    keep_all = qos.history == QosHistory.KEEP_ALL
-    return TopicQos(
-        reliability="best_effort" if qos.reliability == QosReliability.BEST_EFFORT else "reliable",
-        durability="transient_local" if qos.durability == QosDurability.TRANSIENT_LOCAL else "volatile",
-        depth=int(qos.depth) if keep_all else max(int(qos.depth), 1),
-        history="keep_all" if keep_all else "keep_last",
+    return TopicQos.of(
+        best_effort=qos.reliability == QosReliability.BEST_EFFORT,
+        transient_local=qos.durability == QosDurability.TRANSIENT_LOCAL,
+        keep_all=qos.history == QosHistory.KEEP_ALL,
+        depth=int(qos.depth),
     )
