@@ -251,6 +251,12 @@ class OftPolicy:
             selector.reset()  # warm-up draws must not shift the sequence the first real chunks get
 
     # ---------------------------------------------------------------------------------------------- predict
+    def predict_chunk(
+        self, images: Sequence[np.ndarray], proprio: np.ndarray, instruction: str, prune: PruneConfig | None
+    ) -> PolicyOutput:
+        """`predict` in the shape of `core.runner.Predict`: what the chunk pipeline calls (node, `bag eval`)."""
+        return self.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
+
     def predict(
         self,
         observation: Observation,

@@ -335,7 +335,7 @@ class AdpPolicyNode(LifecycleNode):
         self._pipeline = ChunkPipeline(
             ChunkRunner.for_motion(cfg.gate, n.motion),
             PipelineSettings.from_config(cfg, self._statistics_range),
-            predict=self._predict,
+            predict=self._policy.predict_chunk,
             convert=self._assemble,
             sink=self,
             clock=self._now_ns,
@@ -552,11 +552,6 @@ class AdpPolicyNode(LifecycleNode):
         if old is None or old.node.diagnostics.hardware_id != n.diagnostics.hardware_id:
             self._hardware_id = self._hardware_label(n.diagnostics.hardware_id)
         self._applied = cfg
-
-    def _predict(self, images: Any, proprio: Any, instruction: str, prune: Any) -> Any:
-        from adp_ros.model.policy import Observation
-
-        return self._policy.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
 
     # ------------------------------------------------------------------ the pipeline's sink (core.pipeline)
     def blocked(self) -> str:

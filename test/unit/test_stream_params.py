@@ -9,6 +9,7 @@ import pytest
 
 from adp_ros.core import params as P
 from adp_ros.core.errors import ConfigError
+from adp_ros.core.platform import get_platform
 from adp_ros.core.streaming import GripperMapping
 
 
@@ -75,7 +76,7 @@ def test_stream_errors_name_the_parameter_and_fix(values, parts):
 def test_a_joint_trajectory_gripper_needs_joint_names(monkeypatch):
     values = P.preset_values("libero") | {"output.streams": ["gripper"]}
     # A delta policy whose proprio is the pose alone (no joints to fall back on): LIBERO with proprio_dim 6.
-    pose_only = dataclasses.replace(P.get_platform("libero"), proprio_dim=6)
+    pose_only = dataclasses.replace(get_platform("libero"), proprio_dim=6)
     monkeypatch.setattr("adp_ros.core.params.resolution.get_platform", lambda name: pose_only)
     values["proprio.joint_names"] = []
     with pytest.raises(ConfigError) as info:

@@ -79,10 +79,6 @@ from adp_ros.core.params.settings import (
 )
 from adp_ros.core.params.spec import PARAM_TYPES, ParamSpec, ParamType, check_value, format_value, param_error
 
-# Not this package's own: test/unit/test_stream_params.py reaches `get_platform` through it (`P.get_platform`),
-# as it could through the old module's imports. New code imports it from adp_ros.core.platform.
-from adp_ros.core.platform import get_platform
-
 __all__ = [
     "ACCELERATIONS",
     "COMBINE_METHODS",
@@ -136,7 +132,6 @@ __all__ = [
     "defaults",
     "flatten",
     "format_value",
-    "get_platform",
     "get_spec",
     "non_live_changes",
     "param_error",

@@ -204,7 +204,7 @@ def evaluate(
         pipeline: ChunkPipeline[tuple[Any, ...]] = ChunkPipeline(
             ChunkRunner.for_motion(resolved.gate, motion),
             settings,
-            predict=_predictor(policy),
+            predict=policy.predict_chunk,
             convert=assemble,
             sink=sink,
             clock=clock,
@@ -293,15 +293,6 @@ class _BagClock:
 
     def __call__(self) -> int:
         return self.now_ns
-
-
-def _predictor(policy: Any) -> Any:
-    from adp_ros.model.policy import Observation
-
-    def predict(images: Any, proprio: Any, instruction: str, prune: Any) -> Any:
-        return policy.predict(Observation(images=images, proprio=proprio, instruction=instruction), prune)
-
-    return predict
 
 
 class _EvalSink:
